@@ -1,0 +1,71 @@
+"""qtws: a WebSocket client for PyQt6 desktop applications.
+
+One :class:`WebSocket` object offers Qt signals, browser-style callbacks and a blocking API,
+runs inside whichever event loop the application uses (Qt, the built-in selectors loop, asyncio)
+through an event-loop proxy, and sits on :mod:`qtws.core`, a sans-IO RFC 6455 / RFC 7692 codec.
+
+Names are imported lazily so that ``import qtws`` stays cheap (PyQt6 loads on first use of
+:class:`WebSocket`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .config import Config, ReconnectPolicy
+    from .errors import (
+        ConnectionClosed,
+        HandshakeError,
+        InvalidHeader,
+        InvalidState,
+        InvalidStatus,
+        InvalidURI,
+        NegotiationError,
+        PayloadTooBig,
+        ProtocolError,
+        WebSocketError,
+    )
+    from .loop import exit_event_loop, get_event_loop_proxy, run_event_loop, set_event_loop_proxy
+    from .websocket import CloseEvent, ReadyState, Stats, WebSocket
+
+_LAZY = {
+    "Config": "config",
+    "ReconnectPolicy": "config",
+    "WebSocket": "websocket",
+    "CloseEvent": "websocket",
+    "ReadyState": "websocket",
+    "Stats": "websocket",
+    "set_event_loop_proxy": "loop",
+    "get_event_loop_proxy": "loop",
+    "run_event_loop": "loop",
+    "exit_event_loop": "loop",
+    "WebSocketError": "errors",
+    "InvalidURI": "errors",
+    "InvalidState": "errors",
+    "ConnectionClosed": "errors",
+    "ProtocolError": "errors",
+    "PayloadTooBig": "errors",
+    "HandshakeError": "errors",
+    "InvalidStatus": "errors",
+    "InvalidHeader": "errors",
+    "NegotiationError": "errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qtws' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

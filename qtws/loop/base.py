@@ -1,0 +1,95 @@
+"""The event-loop proxy protocol: what qtws needs from whichever loop the application runs.
+
+The counterpart of arsd's ``setEventLoopProxy``: the connection driver never talks to Qt,
+selectors or asyncio directly, only to an :class:`EventLoopProxy`.  Registrations return a
+:class:`Handle` you ``cancel()``; cancelling twice, or after the callback ran, is harmless.
+
+Every callback is invoked on the proxy's own thread.  A proxy never lets an exception out of a
+callback into the underlying loop (that aborts a PyQt6 process): it reports it through
+:func:`report_exception` and carries on.  Callers that need to fail a connection on an
+exception catch it themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Protocol
+
+__all__ = ["AddrInfo", "EventLoopProxy", "Handle", "ResolveCallback", "report_exception"]
+
+_log = logging.getLogger("qtws.loop")
+
+# One result of socket.getaddrinfo(): (family, type, proto, canonname, sockaddr).
+AddrInfo = tuple[
+    socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int] | tuple[str, int, int, int]
+]
+# Called on the proxy's thread with the resolved addresses, or the exception (socket.gaierror...).
+ResolveCallback = Callable[[list[AddrInfo] | BaseException], None]
+
+
+class Handle(Protocol):
+    """A registration (reader, writer, timer, resolution) that can be cancelled."""
+
+    def cancel(self) -> None:
+        """Stop the registration; idempotent."""
+
+
+def report_exception(where: str, exc: BaseException) -> None:
+    """Log an exception that a proxy caught at its barrier (it must not reach the loop)."""
+    _log.error("exception in %s", where, exc_info=exc)
+
+
+class EventLoopProxy(ABC):
+    """Readers, writers, timers, thread-safe wake-ups and name resolution for one thread."""
+
+    @abstractmethod
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> Handle:
+        """Call ``callback()`` whenever ``fd`` is readable, until the handle is cancelled."""
+
+    @abstractmethod
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> Handle:
+        """Call ``callback()`` whenever ``fd`` is writable, until the handle is cancelled."""
+
+    @abstractmethod
+    def call_soon(self, callback: Callable[[], None]) -> Handle:
+        """Call ``callback()`` once, from the loop, as soon as possible (never re-entrantly)."""
+
+    @abstractmethod
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Handle:
+        """Call ``callback()`` once after ``delay`` seconds."""
+
+    @abstractmethod
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """From any thread (or a signal handler): run ``callback()`` on the loop's thread soon,
+        waking the loop at once if it is blocked."""
+
+    @abstractmethod
+    def time(self) -> float:
+        """Monotonic clock of this loop, in seconds."""
+
+    @abstractmethod
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Run the loop (re-entrantly if needed) until ``predicate()`` is true, :meth:`stop` is
+        called or ``timeout`` seconds pass.  Returns ``predicate()`` at the end.  The predicate
+        is checked before blocking and after every dispatched callback."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Make every running :meth:`run_until` of this proxy return promptly.
+        Thread-safe and async-signal-safe."""
+
+    @abstractmethod
+    def resolve(self, host: str, port: int, callback: ResolveCallback) -> Handle:
+        """Resolve ``host:port`` (``getaddrinfo`` with ``SOCK_STREAM``) without blocking the
+        loop; ``callback`` runs on the loop's thread unless the handle was cancelled."""
+
+    @property
+    def thread_id(self) -> int | None:
+        """``threading.get_ident()`` of the thread this proxy serves, if bound."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (wake-up pipes, threads); the default does nothing."""

@@ -1,0 +1,108 @@
+"""The layering rules of design.md, checked on the source with ``ast`` and in subprocesses."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "qtws"
+STDLIB = sys.stdlib_module_names
+
+# What the core may never import, even though it is standard library.
+CORE_FORBIDDEN = {"socket", "ssl", "selectors", "time", "threading", "asyncio", "PyQt6"}
+PYQT_ALLOWED = {"qtws/loop/qt.py", "qtws/websocket.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _relative_targets(path: Path) -> set[str]:
+    """Absolute dotted names of the qtws modules that ``path`` imports relatively."""
+    tree = ast.parse(path.read_text(), str(path))
+    pkg_parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if pkg_parts[-1] != "__init__":
+        pkg_parts = pkg_parts[:-1]
+    else:
+        pkg_parts = pkg_parts[:-1]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = pkg_parts[: len(pkg_parts) - (node.level - 1)]
+            out.add(".".join([*base, *(node.module.split(".") if node.module else [])]))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qtws"):
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("qtws"))
+    return out
+
+
+def _files(sub: str) -> list[Path]:
+    return sorted((PKG / sub).rglob("*.py")) if sub else sorted(PKG.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _files("core"), ids=lambda p: p.name)
+def test_core_imports_only_stdlib_h11_numpy(path: Path) -> None:
+    names = _imports(path)
+    bad = {n for n in names if n not in STDLIB and n not in {"h11", "numpy", "qtws"}}
+    assert not bad, f"{path}: core may not import {bad}"
+    assert not names & CORE_FORBIDDEN, f"{path}: core may not import {names & CORE_FORBIDDEN}"
+    for target in _relative_targets(path):
+        assert target.startswith(("qtws.core", "qtws.errors")), f"{path} imports {target}"
+
+
+@pytest.mark.parametrize("path", _files(""), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_qt_proxy_and_facade_import_pyqt6(path: Path) -> None:
+    rel = path.relative_to(ROOT).as_posix()
+    if rel not in PYQT_ALLOWED:
+        assert "PyQt6" not in _imports(path), f"{rel} may not import PyQt6"
+
+
+def test_loop_base_is_stdlib_only() -> None:
+    names = _imports(PKG / "loop" / "base.py")
+    assert all(n in STDLIB or n == "qtws" for n in names)
+
+
+def test_connection_never_touches_qt_or_concrete_proxies() -> None:
+    path = PKG / "connection.py"
+    if not path.exists():
+        pytest.fail("qtws/connection.py is missing")
+    assert "PyQt6" not in _imports(path)
+    for target in _relative_targets(path):
+        assert not target.startswith("qtws.loop.") or target == "qtws.loop.base", target
+        assert target != "qtws.websocket", target
+
+
+def test_core_imports_with_pyqt6_blocked() -> None:
+    code = (
+        "import sys; sys.modules['PyQt6'] = None\n"
+        "import qtws.core, qtws.errors\n"
+        "assert 'PyQt6.QtCore' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_import_qtws_is_cheap() -> None:
+    code = (
+        "import sys, qtws\n"
+        "heavy = [m for m in ('PyQt6.QtCore', 'numpy', 'h11') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
