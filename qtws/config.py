@@ -1,0 +1,154 @@
+"""Connection settings: :class:`Config` and :class:`ReconnectPolicy` (frozen dataclasses).
+
+Every value is validated when the object is built, so a typo fails at construction with a
+``ValueError``/``TypeError`` naming the field instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+__all__ = ["Config", "ReconnectPolicy"]
+
+_VERSION = "0.1.0"
+
+HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]
+
+
+def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None:
+        if not allow_none:
+            raise ValueError(f"{name} may not be None")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_size(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0 or None, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Exponential backoff for automatic reconnection.
+
+    The delay before attempt ``n`` (1-based) is ``min(max_delay, initial_delay *
+    multiplier ** (n - 1))`` shrunk by a random fraction of up to ``jitter`` (0 = none, 0.5 =
+    between 50 % and 100 % of that value), so many clients do not reconnect in lockstep.
+    ``max_attempts=None`` retries forever; after a successful open the count starts again.
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_seconds("initial_delay", self.initial_delay, allow_none=False)
+        _check_seconds("max_delay", self.max_delay, allow_none=False)
+        _check_seconds("multiplier", self.multiplier, allow_none=False)
+        if self.multiplier < 1:
+            raise ValueError(f"multiplier must be >= 1, got {self.multiplier!r}")
+        if self.max_delay < self.initial_delay:
+            raise ValueError("max_delay must be >= initial_delay")
+        _check_seconds("jitter", self.jitter, allow_none=False)
+        if self.jitter > 1:
+            raise ValueError(f"jitter must be between 0 and 1, got {self.jitter!r}")
+        if self.max_attempts is not None:
+            _check_size("max_attempts", self.max_attempts)
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before reconnect ``attempt`` (1-based)."""
+        if attempt < 1:
+            raise ValueError("attempt starts at 1")
+        # Cap the exponent so huge attempt numbers do not overflow the float.
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** min(attempt - 1, 64))
+        r = (rng or random).random()
+        return base * (1.0 - self.jitter * r)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of a :class:`qtws.WebSocket`; see each field's comment.
+
+    ``headers`` accepts a mapping or a sequence of ``(name, value)`` pairs.  ``proxy`` is
+    ``"auto"`` (from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``), ``None``
+    (direct) or an ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy.
+    """
+
+    ping_interval: float | None = 20.0  # seconds between keep-alive pings; None: off
+    ping_timeout: float | None = 20.0  # no pong within this -> connection fails; None: never
+    open_timeout: float | None = 10.0  # DNS + TCP + proxy + TLS + upgrade, all together
+    close_timeout: float | None = 5.0  # wait for the peer's close before dropping TCP
+    inactivity_timeout: float | None = None  # nothing received for this long -> fail
+    max_message_size: int | None = 16 * 2**20  # None: unlimited; over it -> close 1009
+    max_frame_size: int | None = None
+    subprotocols: Sequence[str] = ()
+    headers: HeadersLike = ()
+    origin: str | None = None
+    user_agent: str | None = f"qtws/{_VERSION}"
+    compression: bool = True  # offer permessage-deflate
+    ssl_context: ssl.SSLContext | None = None  # None: system trust store, hostname checked
+    proxy: str | None = "auto"
+    max_redirects: int = 5
+    reconnect: ReconnectPolicy | None = None
+    outbox_limit: int = 1000  # messages held while connecting/reconnecting
+
+    def __post_init__(self) -> None:
+        for name in ("ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
+            _check_seconds(name, getattr(self, name))
+        _check_seconds("inactivity_timeout", self.inactivity_timeout)
+        if self.ping_interval == 0:
+            raise ValueError("ping_interval must be > 0 or None")
+        _check_size("max_message_size", self.max_message_size)
+        _check_size("max_frame_size", self.max_frame_size)
+        if isinstance(self.subprotocols, str):
+            raise TypeError("subprotocols must be a sequence of strings, not a string")
+        subs = tuple(self.subprotocols)
+        for s in subs:
+            if not isinstance(s, str) or not s or any(c in s for c in ' ,;"\r\n\t'):
+                raise ValueError(f"invalid subprotocol {s!r}")
+        object.__setattr__(self, "subprotocols", subs)
+        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
+        hdrs: list[tuple[str, str]] = []
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise TypeError(f"headers must be (name, value) pairs, got {item!r}")
+            name, value = item
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError(f"header name and value must be str: {item!r}")
+            if not name or any(c in name for c in ": \r\n\t") or any(c in value for c in "\r\n\0"):
+                raise ValueError(f"invalid header {name!r}: {value!r}")
+            hdrs.append((name, value))
+        object.__setattr__(self, "headers", tuple(hdrs))
+        if not isinstance(self.compression, bool):
+            raise TypeError("compression must be a bool")
+        if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
+            raise TypeError("ssl_context must be an ssl.SSLContext or None")
+        if self.proxy is not None and self.proxy != "auto":
+            if not isinstance(self.proxy, str) or not self.proxy.startswith(
+                ("http://", "https://")
+            ):
+                raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")
+        if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int):
+            raise TypeError("max_redirects must be an int")
+        if self.max_redirects < 0:
+            raise ValueError("max_redirects must be >= 0")
+        if self.reconnect is not None and not isinstance(self.reconnect, ReconnectPolicy):
+            raise TypeError("reconnect must be a qtws.ReconnectPolicy or None")
+        _check_size("outbox_limit", self.outbox_limit)
+        if self.outbox_limit is None:
+            raise ValueError("outbox_limit must be an int > 0")

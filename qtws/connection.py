@@ -1,0 +1,745 @@
+"""The non-blocking connection driver: moves bytes between a socket and the sans-IO core.
+
+How it works
+------------
+A :class:`Connection` lives on one thread and does everything through an
+:class:`~qtws.loop.base.EventLoopProxy`, so it never blocks that thread:
+
+1. ``start()`` arms the open timer (DNS + TCP + proxy + TLS + upgrade together) and asks the
+   proxy to resolve the host (or the HTTP proxy's host) off-thread.
+2. Each resolved address is tried in turn with a non-blocking ``connect``; the writer
+   notifier tells when it finished.
+3. Through an HTTP proxy, a ``CONNECT`` request is sent and its answer parsed with h11.
+4. For ``wss`` the socket is wrapped in TLS (SNI, certificate and hostname checked) and the
+   handshake is driven by the reader/writer notifiers.
+5. The core's handshake request goes out; from then on every readable event feeds
+   :meth:`ClientConnection.receive_data` and every event is handed to the :class:`Sink`.
+   After each TLS read the driver keeps reading while the TLS layer holds decrypted bytes,
+   since the socket notifier will not fire for them.
+
+There is one write path: bytes go to ``_out`` and the writer notifier is enabled only while
+``_out`` is not empty.  Every failure ends the same way: the sink's ``on_close`` is called
+exactly once, with the exception for abnormal closures.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import os
+import socket
+import ssl
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import h11
+
+from .config import Config
+from .core import (
+    BinaryMessage,
+    ClientConnection,
+    CloseReceived,
+    ConnectionFailed,
+    HandshakeComplete,
+    Ping,
+    Pong,
+    Redirect,
+    State,
+    TextMessage,
+    WebSocketURI,
+    parse_uri,
+)
+from .errors import HandshakeError, InvalidStatus, WebSocketError
+from .loop.base import AddrInfo, EventLoopProxy, Handle
+
+__all__ = ["Connection", "Sink", "proxy_for"]
+
+_READ_SIZE = 256 * 1024
+# Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
+# not stall a GUI thread's timers.
+_READ_BUDGET = 2 * 2**20
+_PROXY_RESPONSE_LIMIT = 16 * 1024
+
+
+class Sink(Protocol):
+    """What the driver reports to (the façade)."""
+
+    def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None: ...
+    def on_message(self, data: str | bytes) -> None: ...
+    def on_ping(self, payload: bytes) -> None: ...
+    def on_pong(self, payload: bytes, rtt: float | None) -> None: ...
+    def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class _HttpProxy:
+    host: str
+    port: int
+    auth: str | None  # value of Proxy-Authorization
+
+
+def proxy_for(uri: WebSocketURI, setting: str | None) -> _HttpProxy | None:
+    """The HTTP CONNECT proxy to use for ``uri`` given ``Config.proxy``.
+
+    ``"auto"`` reads ``https_proxy`` (wss) / ``http_proxy`` (ws) / ``all_proxy`` and honours
+    ``no_proxy``, as curl and urllib do.
+    """
+    if setting is None:
+        return None
+    if setting == "auto":
+        env = urllib.request.getproxies_environment()
+        url = env.get("https" if uri.secure else "http") or env.get("all")
+        if not url or urllib.request.proxy_bypass_environment(uri.host, env):
+            return None
+        # no_proxy entries may carry ports; proxy_bypass_environment checks host:port too.
+        if urllib.request.proxy_bypass_environment(f"{uri.host}:{uri.port}", env):
+            return None
+    else:
+        url = setting
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"unsupported proxy URL {url!r}: only http:// CONNECT proxies")
+    auth = None
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        pw = urllib.parse.unquote(parts.password or "")
+        auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+    try:
+        port = parts.port or 8080
+    except ValueError as exc:
+        raise ValueError(f"invalid proxy URL {url!r}: {exc}") from None
+    return _HttpProxy(parts.hostname, port, auth)
+
+
+class Connection:
+    """One WebSocket connection attempt, from DNS to the final close; see module docstring."""
+
+    def __init__(
+        self,
+        loop: EventLoopProxy,
+        url: str | WebSocketURI,
+        config: Config,
+        sink: Sink,
+        *,
+        mask_source: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._loop = loop
+        self._config = config
+        self._sink = sink
+        self._mask_source = mask_source
+        self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
+        self._http_proxy = proxy_for(self.uri, config.proxy)
+        self._sock: socket.socket | None = None
+        self._proto: ClientConnection | None = None
+        self._out = bytearray()
+        self._reader: Handle | None = None
+        self._writer: Handle | None = None
+        self._timers: dict[str, Handle] = {}
+        self._pending: Handle | None = None  # resolver or connect attempt
+        self._addrs: list[AddrInfo] = []
+        self._last_error: BaseException | None = None
+        self._phase = "idle"  # idle, resolving, connecting, proxy, tls, ws, done
+        self._redirects: list[str] = [self.uri.url]
+        self._proxy_parser: h11.Connection | None = None
+        self._pings: dict[bytes, float] = {}
+        self._finished = False
+        self._shutdown_sent = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.subprotocol: str | None = None
+        self.extensions: tuple[str, ...] = ()
+        self.last_receive = 0.0
+
+    # ------------------------------------------------------------------ public surface
+    @property
+    def state(self) -> State:
+        """The core's state; CONNECTING until the upgrade completes."""
+        if self._finished:
+            return State.CLOSED
+        return self._proto.state if self._proto is not None else State.CONNECTING
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes accepted by :meth:`send_*` but not yet written to the socket."""
+        return len(self._out)
+
+    @property
+    def finished(self) -> bool:
+        """True once ``on_close`` was reported."""
+        return self._finished
+
+    def start(self) -> None:
+        """Begin connecting (returns at once)."""
+        if self._config.open_timeout is not None:
+            self._set_timer("open", self._config.open_timeout, self._on_open_timeout)
+        self._begin(self.uri)
+
+    def send_text(self, data: str) -> None:
+        """Queue a text message (the core raises InvalidState unless OPEN)."""
+        self._require_proto().send_text(data)
+        self._flush_proto()
+
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue a binary message."""
+        self._require_proto().send_binary(data)
+        self._flush_proto()
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Send a ping; its pong's round trip is reported with ``on_pong``."""
+        self._require_proto().send_ping(payload)
+        self._pings[bytes(payload)] = self._loop.time()
+        self._flush_proto()
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Send an unsolicited pong."""
+        self._require_proto().send_pong(payload)
+        self._flush_proto()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; before OPEN, abort the attempt (1006)."""
+        if self._finished:
+            return
+        proto = self._proto
+        if proto is None or proto.state is State.CONNECTING:
+            self._finish(1006, "closed before the connection opened", False, None)
+            return
+        if proto.state is State.OPEN:
+            proto.send_close(code, reason)
+            self._flush_proto()
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Drop the connection now (1006, unclean)."""
+        if not self._finished:
+            self._finish(1006, "", False, exc)
+
+    def fail(self, exc: BaseException, code: int = 1006) -> None:
+        """Fail the connection because of ``exc`` (a local error: timeout, exception)."""
+        if self._finished:
+            return
+        proto = self._proto
+        if proto is not None and proto.state is State.OPEN and code != 1006:
+            proto.fail(code, str(exc)[:120], exc if isinstance(exc, Exception) else None)
+            self._flush_proto()
+            self._last_error = exc
+            self._after_io()
+            return
+        self._finish(1006, "", False, exc)
+
+    def data_pending(self) -> bool:
+        """True when the TLS layer holds decrypted bytes not yet read."""
+        sock = self._sock
+        return isinstance(sock, ssl.SSLSocket) and self._phase == "ws" and sock.pending() > 0
+
+    def fileno(self) -> int:
+        """The socket's descriptor, or -1."""
+        return self._sock.fileno() if self._sock is not None else -1
+
+    # ------------------------------------------------------------------ connecting
+    def _begin(self, uri: WebSocketURI) -> None:
+        self.uri = uri
+        self._phase = "resolving"
+        target = self._http_proxy or uri
+        host = target.host
+        self._pending = self._loop.resolve(host.strip("[]"), target.port, self._guard(self._on_resolved))
+
+    def _on_resolved(self, result: list[AddrInfo] | BaseException) -> None:
+        self._pending = None
+        if self._finished:
+            return
+        if isinstance(result, BaseException):
+            self._finish(1006, "", False, result)
+            return
+        if not result:
+            self._finish(1006, "", False, OSError(f"no address found for {self.uri.host}"))
+            return
+        self._addrs = list(result)
+        self._phase = "connecting"
+        self._try_next_address()
+
+    def _try_next_address(self) -> None:
+        self._close_socket()
+        while self._addrs:
+            family, kind, proto, _, addr = self._addrs.pop(0)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                self._last_error = exc
+                continue
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            err = sock.connect_ex(addr)
+            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                self._last_error = OSError(err, f"connect to {addr[0]}:{addr[1]}: {os.strerror(err)}")
+                sock.close()
+                continue
+            self._sock = sock
+            self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_connected))
+            return
+        exc = self._last_error or OSError(f"cannot connect to {self.uri.host}")
+        self._finish(1006, "", False, exc)
+
+    def _on_connected(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._cancel_writer()
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            peer = self.uri.host if self._http_proxy is None else self._http_proxy.host
+            self._last_error = ConnectionRefusedError(err, f"{os.strerror(err)} ({peer})")
+            if err != errno.ECONNREFUSED:
+                self._last_error = OSError(err, f"{os.strerror(err)} ({peer})")
+            self._try_next_address()
+            return
+        self._addrs = []
+        self._reader = self._loop.add_reader(sock.fileno(), self._guard(self._on_readable))
+        if self._http_proxy is not None:
+            self._start_proxy()
+        else:
+            self._after_tcp()
+
+    def _after_tcp(self) -> None:
+        if self.uri.secure:
+            self._start_tls()
+        else:
+            self._start_ws()
+
+    def _start_proxy(self) -> None:
+        assert self._http_proxy is not None
+        self._phase = "proxy"
+        host = self.uri.host
+        authority = f"{host}:{self.uri.port}"
+        headers = [("Host", authority)]
+        if self._http_proxy.auth:
+            headers.append(("Proxy-Authorization", self._http_proxy.auth))
+        parser = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=_PROXY_RESPONSE_LIMIT)
+        data = parser.send(h11.Request(method="CONNECT", target=authority, headers=headers))
+        self._proxy_parser = parser
+        self._write(data or b"")
+
+    def _on_proxy_data(self, data: bytes) -> None:
+        parser = self._proxy_parser
+        assert parser is not None
+        parser.receive_data(data)
+        try:
+            event = parser.next_event()
+        except h11.RemoteProtocolError as exc:
+            self.fail(HandshakeError(f"invalid response from HTTP proxy: {exc}"))
+            return
+        if event is h11.NEED_DATA:
+            if not data:
+                self.fail(ConnectionResetError("HTTP proxy closed the connection during CONNECT"))
+            return
+        if isinstance(event, h11.Response) and 200 <= event.status_code < 300:
+            leftover, _closed = parser.trailing_data
+            self._proxy_parser = None
+            if leftover:
+                self.fail(HandshakeError("HTTP proxy sent data after its CONNECT response"))
+                return
+            self._after_tcp()
+            return
+        if isinstance(event, (h11.Response, h11.InformationalResponse)):
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+            exc = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
+            exc.args = (f"HTTP proxy refused CONNECT to {self.uri.host}:{self.uri.port}: "
+                        f"{event.status_code} {event.reason.decode('latin-1')}",)
+            self.fail(exc)
+            return
+        self.fail(HandshakeError(f"unexpected answer from HTTP proxy: {event!r}"))
+
+    def _start_tls(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._phase = "tls"
+        ctx = self._config.ssl_context or ssl.create_default_context()
+        # Swap the plain socket for the TLS one; the notifier must follow the same fd.
+        self._cancel_reader()
+        host = self.uri.host.strip("[]")
+        sni = None if _is_ip(host) else host
+        tls = ctx.wrap_socket(
+            sock, server_hostname=sni if sni else host, do_handshake_on_connect=False
+        )
+        self._sock = tls
+        self._reader = self._loop.add_reader(tls.fileno(), self._guard(self._on_readable))
+        self._do_handshake()
+
+    def _do_handshake(self) -> None:
+        sock = self._sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._cancel_writer()
+            return
+        except ssl.SSLWantWriteError:
+            if self._writer is None:
+                self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._do_handshake))
+            return
+        self._cancel_writer()
+        self._start_ws()
+
+    def _start_ws(self) -> None:
+        self._phase = "ws"
+        cfg = self._config
+        self._proto = ClientConnection(
+            self.uri,
+            subprotocols=cfg.subprotocols,
+            headers=tuple(cfg.headers),  # type: ignore[arg-type]
+            origin=cfg.origin,
+            user_agent=cfg.user_agent,
+            compression=cfg.compression,
+            max_message_size=cfg.max_message_size,
+            max_frame_size=cfg.max_frame_size,
+            mask_source=self._mask_source,
+        )
+        self._flush_proto()
+        # TLS may already hold decrypted bytes from the handshake's last read.
+        if self.data_pending():
+            self._loop.call_soon(self._guard(self._on_readable))
+
+    # ------------------------------------------------------------------ I/O
+    def _on_readable(self) -> None:
+        if self._finished or self._sock is None:
+            return
+        if self._phase == "tls":
+            self._do_handshake()
+            return
+        sock = self._sock
+        budget = _READ_BUDGET
+        chunks: list[bytes] = []
+        eof = False
+        while budget > 0:
+            try:
+                data = sock.recv(_READ_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError, InterruptedError):
+                break
+            except ssl.SSLWantWriteError:
+                break
+            except OSError as exc:
+                self._deliver(chunks)
+                if not self._finished:
+                    self._finish(1006, "", False, exc)
+                return
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+            budget -= len(data)
+            if len(data) < _READ_SIZE and not self.data_pending():
+                break
+        self._deliver(chunks)
+        if self._finished:
+            return
+        if eof:
+            self._on_eof()
+        elif budget <= 0 or self.data_pending():
+            # More may be waiting (in the kernel or decrypted in TLS): continue after the
+            # loop has had a chance to run other work.
+            self._loop.call_soon(self._guard(self._on_readable))
+
+    def _deliver(self, chunks: list[bytes]) -> None:
+        if not chunks:
+            return
+        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+        self.bytes_in += len(data)
+        self.last_receive = self._loop.time()
+        if self._phase == "proxy":
+            self._on_proxy_data(data)
+            return
+        if self._proto is None:
+            return
+        self._proto.receive_data(data)
+        self._process_events()
+
+    def _on_eof(self) -> None:
+        if self._phase == "proxy":
+            self._on_proxy_data(b"")
+            if self._finished:
+                return
+        if self._proto is None:
+            self._finish(1006, "", False, ConnectionResetError("connection closed during the handshake"))
+            return
+        self._proto.receive_eof()
+        self._process_events()
+        if not self._finished:
+            self._end_from_proto(eof=True)
+
+    def _process_events(self) -> None:
+        proto = self._proto
+        assert proto is not None
+        for event in proto.events_received():
+            if self._finished:
+                return
+            if isinstance(event, (TextMessage, BinaryMessage)):
+                self._sink.on_message(event.data)
+            elif isinstance(event, Ping):
+                self._flush_proto()
+                self._sink.on_ping(event.payload)
+            elif isinstance(event, Pong):
+                sent = self._pings.pop(event.payload, None)
+                if sent is not None:
+                    self._cancel_timer("ping_timeout")
+                rtt = None if sent is None else self._loop.time() - sent
+                self._sink.on_pong(event.payload, rtt)
+            elif isinstance(event, HandshakeComplete):
+                self._cancel_timer("open")
+                self.subprotocol = event.subprotocol
+                self.extensions = event.extensions
+                self.last_receive = self._loop.time()
+                self._arm_keepalive()
+                self._arm_inactivity()
+                self._sink.on_open(event.subprotocol, event.extensions)
+            elif isinstance(event, Redirect):
+                self._follow_redirect(event)
+                return
+            elif isinstance(event, CloseReceived):
+                pass  # the echo is queued by the core; the outcome is read at the end
+            elif isinstance(event, ConnectionFailed):
+                self._last_error = event.exc
+        if not self._finished:
+            self._flush_proto()
+            self._after_io()
+
+    def _follow_redirect(self, event: Redirect) -> None:
+        if len(self._redirects) > self._config.max_redirects:
+            self._finish(1006, "", False, HandshakeError(
+                f"too many redirects (max_redirects={self._config.max_redirects}): "
+                + " -> ".join(self._redirects)))
+            return
+        try:
+            target = parse_uri(event.location)
+        except WebSocketError as exc:
+            self._finish(1006, "", False, exc)
+            return
+        if target.url in self._redirects:
+            self._finish(1006, "", False, HandshakeError(
+                "redirect loop: " + " -> ".join([*self._redirects, target.url])))
+            return
+        if self.uri.secure and not target.secure:
+            self._finish(1006, "", False, HandshakeError(
+                f"refusing to follow a redirect from wss to ws: {target.url}"))
+            return
+        self._redirects.append(target.url)
+        self._teardown_io()
+        self._proto = None
+        self._out.clear()
+        self._http_proxy = proxy_for(target, self._config.proxy)
+        self._begin(target)
+
+    def _after_io(self) -> None:
+        """Arm the close timer or end the connection as the core's state says."""
+        proto = self._proto
+        if proto is None or self._finished:
+            return
+        if proto.close_expected() and "close" not in self._timers:
+            self._cancel_timer("ping")
+            self._cancel_timer("ping_timeout")
+            if self._config.close_timeout is not None:
+                self._set_timer("close", self._config.close_timeout, self._on_close_timeout)
+        if proto.should_close_transport() and not self._out:
+            self._end_from_proto(eof=False)
+
+    def _end_from_proto(self, eof: bool) -> None:
+        proto = self._proto
+        assert proto is not None
+        if proto.state is not State.CLOSED and not eof:
+            # Client side (RFC 6455 7.1.1): wait for the server to close TCP; half-close ours.
+            if not self._shutdown_sent and self._sock is not None:
+                self._shutdown_sent = True
+                with contextlib.suppress(OSError):
+                    if not isinstance(self._sock, ssl.SSLSocket):
+                        self._sock.shutdown(socket.SHUT_WR)
+            return
+        if proto.state is not State.CLOSED and eof:
+            pass
+        code = proto.close_code if proto.close_code is not None else 1006
+        exc = proto.failure or (self._last_error if not proto.was_clean else None)
+        if not proto.was_clean and exc is None:
+            exc = ConnectionResetError("connection closed without a closing handshake")
+        self._finish(code, proto.close_reason, proto.was_clean, exc)
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._out += data
+        self._try_write()
+
+    def _flush_proto(self) -> None:
+        proto = self._proto
+        if proto is None:
+            return
+        data = proto.data_to_send()
+        if data:
+            self._write(data)
+
+    def _try_write(self) -> None:
+        sock = self._sock
+        if sock is None or self._finished:
+            return
+        out = self._out
+        while out:
+            try:
+                n = sock.send(out)
+            except (BlockingIOError, ssl.SSLWantWriteError, InterruptedError):
+                break
+            except ssl.SSLWantReadError:
+                break
+            except OSError as exc:
+                self._finish(1006, "", False, exc)
+                return
+            self.bytes_out += n
+            del out[:n]
+        if out:
+            if self._writer is None:
+                self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_writable))
+        else:
+            self._cancel_writer()
+
+    def _on_writable(self) -> None:
+        self._try_write()
+        if not self._out and not self._finished:
+            self._after_io()
+
+    # ------------------------------------------------------------------ timers
+    def _set_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel_timer(name)
+        self._timers[name] = self._loop.call_later(delay, self._guard(callback))
+
+    def _cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _on_open_timeout(self) -> None:
+        self._timers.pop("open", None)
+        if self.state is State.CONNECTING:
+            what = {
+                "resolving": "resolving the host name",
+                "connecting": "connecting",
+                "proxy": "the HTTP proxy's CONNECT",
+                "tls": "the TLS handshake",
+                "ws": "the WebSocket upgrade",
+            }.get(self._phase, "opening")
+            self._finish(1006, "", False, TimeoutError(
+                f"open_timeout ({self._config.open_timeout} s) expired during {what}"))
+
+    def _on_close_timeout(self) -> None:
+        self._timers.pop("close", None)
+        proto = self._proto
+        if proto is None or self._finished:
+            return
+        if proto.state is State.CLOSED or proto.was_clean:
+            # The closing handshake completed but the server kept TCP open: drop it (7.1.1).
+            self._end_from_proto(eof=True)
+            return
+        self._finish(1006, "", False, self._last_error or TimeoutError(
+            f"close_timeout ({self._config.close_timeout} s) expired waiting for the server's close"))
+
+    def _arm_keepalive(self) -> None:
+        interval = self._config.ping_interval
+        if interval is not None:
+            self._set_timer("ping", interval, self._send_keepalive)
+
+    def _send_keepalive(self) -> None:
+        self._timers.pop("ping", None)
+        proto = self._proto
+        if proto is None or proto.state is not State.OPEN or self._finished:
+            return
+        payload = self._mask_source(4)
+        self.send_ping(payload)
+        if self._config.ping_timeout is not None and "ping_timeout" not in self._timers:
+            self._set_timer("ping_timeout", self._config.ping_timeout, self._on_ping_timeout)
+        self._arm_keepalive()
+
+    def _on_ping_timeout(self) -> None:
+        self._timers.pop("ping_timeout", None)
+        self.fail(TimeoutError(
+            f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"), 1011)
+
+    def _arm_inactivity(self) -> None:
+        limit = self._config.inactivity_timeout
+        if limit is not None:
+            self._set_timer("inactivity", limit, self._check_inactivity)
+
+    def _check_inactivity(self) -> None:
+        self._timers.pop("inactivity", None)
+        limit = self._config.inactivity_timeout
+        if limit is None or self._finished:
+            return
+        idle = self._loop.time() - self.last_receive
+        if idle >= limit:
+            self.fail(TimeoutError(f"nothing received for inactivity_timeout ({limit} s)"), 1011)
+        else:
+            self._set_timer("inactivity", limit - idle, self._check_inactivity)
+
+    # ------------------------------------------------------------------ teardown
+    def _guard(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """Wrap a loop callback: any exception fails this connection instead of escaping."""
+
+        def wrapper(*args: Any) -> None:
+            if self._finished:
+                return
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 - the barrier: nothing may reach the loop
+                if not self._finished:
+                    self._finish(1006, "", False, exc)
+
+        return wrapper
+
+    def _cancel_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+
+    def _cancel_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _close_socket(self) -> None:
+        self._cancel_reader()
+        self._cancel_writer()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+    def _teardown_io(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._close_socket()
+        self._shutdown_sent = False
+
+    def _finish(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._phase = "done"
+        for name in list(self._timers):
+            self._cancel_timer(name)
+        self._teardown_io()
+        self._out.clear()
+        self._sink.on_close(code, reason, was_clean, exc)
+
+    def _require_proto(self) -> ClientConnection:
+        from .errors import InvalidState
+
+        if self._proto is None or self._finished:
+            raise InvalidState("the WebSocket is not open")
+        return self._proto
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except (OSError, ValueError):
+        return False
+    return True

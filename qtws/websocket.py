@@ -1,0 +1,623 @@
+"""The QObject façade: :class:`WebSocket` with signals, browser-style callbacks and a blocking API.
+
+How it works
+------------
+A :class:`WebSocket` belongs to the thread that created it and to that thread's event-loop
+proxy (:func:`qtws.get_event_loop_proxy`).  ``open()`` starts a
+:class:`~qtws.connection.Connection`, which reports back through the ``on_*`` methods below;
+each report updates the state *first* and emits *then*, and every emission re-checks the state
+afterwards, because a slot may call ``close()``, ``send()`` or ``deleteLater()``.
+
+``send()`` and ``close()`` may be called from any thread: they are marshalled to the owning
+thread with the proxy's ``call_soon_threadsafe`` (FIFO, so one producer's messages keep their
+order).  While CONNECTING (or waiting to reconnect) messages wait in an outbox bounded by
+``Config.outbox_limit``; they are written, in order, as soon as the connection opens.
+
+The blocking API (``connect``, ``wait_for_next_message``, iteration...) runs the proxy's loop
+until the answer is there, so it works in a plain script (selectors proxy) and in a Qt app.
+Received messages are buffered for it when the blocking API is in use or when nothing listens
+to the message signals/callback, so no message is dropped silently.
+
+Signal sequences
+----------------
+* clean close: ``state_changed(CLOSING)``, ``state_changed(CLOSED)``, ``closed(CloseEvent)``.
+* failure: ``error(exc)``, ``state_changed(CLOSED)``, ``closed(CloseEvent(code, ..., False))``
+  (code 1006 for a lost connection or timeout, else the close code qtws sent, e.g. 1002).
+* with a :class:`~qtws.ReconnectPolicy`, a connection that ends without ``close()`` gives
+  ``error(exc)`` (if it failed), ``state_changed(CONNECTING)``, ``reconnecting(attempt, delay)``,
+  then ``opened`` again on success.  ``closed`` comes once, when the WebSocket stops for good:
+  after ``close()``, after ``max_attempts`` failed attempts, or on a permanent error (invalid
+  URL, certificate error, refused negotiation, HTTP 4xx other than 408/429).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from PyQt6 import sip
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from . import loop as _loop
+from .config import Config
+from .connection import Connection
+from .core import WebSocketURI, parse_uri
+from .errors import (
+    ConnectionClosed,
+    InvalidState,
+    InvalidStatus,
+    InvalidURI,
+    NegotiationError,
+)
+from .loop.base import EventLoopProxy, Handle
+
+__all__ = ["CloseEvent", "ReadyState", "Stats", "WebSocket"]
+
+_log = logging.getLogger("qtws")
+_tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entrancy check)
+
+_FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
+
+
+class ReadyState(enum.IntEnum):
+    """The browser's readyState values."""
+
+    CONNECTING = 0  #: created, connecting, or waiting to reconnect
+    OPEN = 1  #: open: messages flow both ways
+    CLOSING = 2  #: the closing handshake is in progress
+    CLOSED = 3  #: closed, or the connection could not be opened
+
+
+@dataclass(frozen=True)
+class CloseEvent:
+    """How a connection ended: ``code`` and ``reason`` of the close frame (1005 when the
+    frame had no code, 1006 when there was no closing handshake), and whether the closing
+    handshake completed (``was_clean``)."""
+
+    code: int
+    reason: str
+    was_clean: bool
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters since the WebSocket was created: messages and bytes (on the wire, after
+    compression and framing) in each direction, reconnect attempts, and messages discarded
+    because ``close()`` was called while they waited in the outbox."""
+
+    messages_in: int = 0
+    messages_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    reconnects: int = 0
+    messages_unsent: int = 0
+
+
+def _validate_close(code: int, reason: str) -> None:
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"close code must be an int, not {type(code).__name__}")
+    if not isinstance(reason, str):
+        raise TypeError(f"close reason must be a str, not {type(reason).__name__}")
+    # RFC 6455 7.4.1/7.4.2: 1004-1006 and 1015 must never be sent; 1016-2999 are unassigned
+    # (IANA registry); only 1000-4999 exist.
+    if code in _FORBIDDEN_CODES or not (1000 <= code <= 4999) or 1016 <= code <= 2999:
+        raise ValueError(f"close code {code} may not be sent (use 1000-1003, 1007-1014, 3000-4999)")
+    if len(reason.encode("utf-8")) > 123:
+        raise ValueError("close reason is longer than 123 UTF-8 bytes (RFC 6455 5.5)")
+
+
+def _is_permanent(exc: BaseException | None) -> bool:
+    """Errors where reconnecting cannot help."""
+    if isinstance(exc, (InvalidURI, NegotiationError, ssl.SSLCertVerificationError)):
+        return True
+    return isinstance(exc, InvalidStatus) and 400 <= exc.status < 500 and exc.status not in (408, 429)
+
+
+class WebSocket(QObject):
+    """A WebSocket client connection: Qt signals, browser-style callbacks and a blocking API.
+
+    Signals (emitted on the thread that owns the object)::
+
+        opened()                     the connection is OPEN
+        message(object)              a message: str for text, bytes for binary
+        text_message(str)            a text message
+        binary_message(bytes)        a binary message
+        error(object)                a WebSocketError, OSError or TimeoutError; closed follows
+        closed(object)               CloseEvent(code, reason, was_clean); once per open()
+        state_changed(object)        the new ReadyState
+        pong_received(bytes, float)  a pong answering our ping, and its round trip in seconds
+        reconnecting(int, float)     reconnect attempt number and the delay before it
+
+    Browser-style callbacks ``onopen``, ``onmessage``, ``onerror``, ``onclose`` receive the
+    same arguments.  See the module docstring for the exact signal sequences.
+    """
+
+    opened = pyqtSignal()
+    message = pyqtSignal(object)
+    text_message = pyqtSignal(str)
+    binary_message = pyqtSignal(bytes)
+    error = pyqtSignal(object)
+    closed = pyqtSignal(object)
+    state_changed = pyqtSignal(object)
+    pong_received = pyqtSignal(bytes, float)
+    reconnecting = pyqtSignal(int, float)
+
+    def __init__(
+        self,
+        url: str,
+        config: Config | None = None,
+        parent: QObject | None = None,
+        *,
+        loop: EventLoopProxy | None = None,
+    ) -> None:
+        super().__init__(parent)
+        if config is None:
+            config = Config()
+        elif not isinstance(config, Config):
+            raise TypeError("config must be a qtws.Config")
+        self._uri: WebSocketURI = parse_uri(url)  # InvalidURI (a ValueError) at once
+        self._config = config
+        self._loop = loop if loop is not None else _loop.get_event_loop_proxy()
+        self._thread = threading.get_ident()
+        self._state = ReadyState.CONNECTING
+        self._started = False
+        self._conn: Connection | None = None
+        self._outbox: collections.deque[str | bytes] = collections.deque()
+        self._inbox: collections.deque[str | bytes] = collections.deque()
+        self._blocking = False
+        self._user_closed = False
+        self._close_after_open: tuple[int, str] | None = None
+        self._attempt = 0
+        self._retry: Handle | None = None
+        self._close_event: CloseEvent | None = None
+        self._last_error: BaseException | None = None
+        self._latency: float | None = None
+        self._counts = {"mi": 0, "mo": 0, "bi": 0, "bo": 0, "rc": 0, "un": 0}
+        self._prev_bytes = (0, 0)
+        self._protocol: str | None = None
+        self._extensions: tuple[str, ...] = ()
+        self.onopen: Callable[[], Any] | None = None
+        self.onmessage: Callable[[str | bytes], Any] | None = None
+        self.onerror: Callable[[BaseException], Any] | None = None
+        self.onclose: Callable[[CloseEvent], Any] | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def ready_state(self) -> ReadyState:
+        """CONNECTING, OPEN, CLOSING or CLOSED."""
+        return self._state
+
+    @property
+    def url(self) -> str:
+        """The URL (after redirects, the one connected to)."""
+        return self._uri.url
+
+    @property
+    def config(self) -> Config:
+        """The :class:`Config` this WebSocket uses."""
+        return self._config
+
+    @property
+    def protocol(self) -> str:
+        """The negotiated subprotocol, or ``""``."""
+        return self._protocol or ""
+
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions, comma separated (``""`` when none)."""
+        return ", ".join(self._extensions)
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued but not yet written to the socket (outbox included)."""
+        conn = self._conn
+        pending = sum(len(m.encode()) if isinstance(m, str) else len(m) for m in self._outbox)
+        return pending + (conn.buffered_amount if conn is not None else 0)
+
+    @property
+    def latency(self) -> float | None:
+        """The last ping round trip in seconds, ``None`` until measured."""
+        return self._latency
+
+    @property
+    def close_event(self) -> CloseEvent | None:
+        """How the last connection ended, once CLOSED."""
+        return self._close_event
+
+    @property
+    def stats(self) -> Stats:
+        """A snapshot of the message/byte counters."""
+        c = self._counts
+        conn = self._conn
+        bi, bo = c["bi"], c["bo"]
+        if conn is not None and not conn.finished:
+            bi += conn.bytes_in
+            bo += conn.bytes_out
+        return Stats(c["mi"], c["mo"], bi, bo, c["rc"], c["un"])
+
+    # ------------------------------------------------------------------ actions
+    def open(self) -> None:
+        """Start connecting through the event-loop proxy; returns at once.
+
+        Raises :class:`InvalidState` if already connecting or open.  A closed WebSocket may be
+        opened again."""
+        self._check_thread("open")
+        if self._started and self._state is not ReadyState.CLOSED:
+            raise InvalidState("open() called twice: the WebSocket is already connecting or open")
+        if self._state is ReadyState.CLOSED:
+            self._reset()
+        self._started = True
+        self._user_closed = False
+        self._state = ReadyState.CONNECTING
+        _loop.register_active(self)
+        self._connect_now()
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Send a text (``str``) or binary (bytes-like) message.
+
+        While CONNECTING the message waits in the outbox and is sent on open; when the outbox
+        holds ``outbox_limit`` messages, or after ``close()``, raises :class:`InvalidState`.
+        Safe from any thread."""
+        if isinstance(data, str):
+            msg: str | bytes = data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            msg = bytes(data)
+        else:
+            raise TypeError(f"send() takes str or bytes-like, not {type(data).__name__}")
+        if self._state in (ReadyState.CLOSING, ReadyState.CLOSED) or self._user_closed:
+            raise InvalidState(f"cannot send: the WebSocket is {self._state.name}")
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(lambda: self._barrier(self._send_now, msg))
+            return
+        self._send_now(msg)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with the full closing handshake (``close_timeout`` bounds the wait).
+
+        Invalid codes (1004-1006, 1015, 1016-2999, outside 1000-4999) or a reason over 123 UTF-8
+        bytes raise ``ValueError``.  Messages sent before are written first.  Safe from any
+        thread; does nothing when already closing or closed."""
+        _validate_close(code, reason)
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(lambda: self._barrier(self._close_now, code, reason))
+            return
+        self._close_now(code, reason)
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping (at most 125 bytes); its round trip arrives with ``pong_received``."""
+        payload = self._control_payload(payload)
+        self._open_conn().send_ping(payload)
+
+    def pong(self, payload: bytes = b"") -> None:
+        """Send an unsolicited pong (pings are answered automatically)."""
+        payload = self._control_payload(payload)
+        self._open_conn().send_pong(payload)
+
+    # ------------------------------------------------------------------ blocking API
+    def connect(self, timeout: float | None = None) -> None:
+        """Open (if not yet started) and wait until OPEN.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds (default: ``open_timeout``) and the
+        connection's error (``OSError``, :class:`~qtws.HandshakeError`...) if it fails."""
+        self._check_blocking("connect")
+        self._blocking = True
+        if not self._started or self._state is ReadyState.CLOSED:
+            self.open()
+        self._loop.run_until(lambda: self._state is not ReadyState.CONNECTING or self._retry is not None, timeout)
+        if self._state is ReadyState.OPEN:
+            return
+        if self._state is ReadyState.CONNECTING:
+            if self._retry is not None and self._last_error is not None:
+                raise self._last_error
+            self._abort(TimeoutError(f"connect() timed out after {timeout} s"))
+            raise TimeoutError(f"connect() timed out after {timeout} s")
+        if self._last_error is not None:
+            raise self._last_error
+        raise self._closed_exc()
+
+    def wait_for_next_message(self, timeout: float | None = None) -> str | bytes:
+        """Return the next message (``str`` or ``bytes``), waiting up to ``timeout`` seconds.
+
+        Raises ``TimeoutError`` on timeout and :class:`~qtws.ConnectionClosed` once the
+        connection is closed and every received message was returned."""
+        self._check_blocking("wait_for_next_message")
+        self._blocking = True
+        if not self._inbox and self._state is not ReadyState.CLOSED:
+            self._loop.run_until(lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout)
+        if self._inbox:
+            return self._inbox.popleft()
+        if self._state is ReadyState.CLOSED:
+            raise self._closed_exc()
+        raise TimeoutError(f"no message within {timeout} s")
+
+    def wait_for_next_message_would_block(self) -> bool:
+        """True when :meth:`wait_for_next_message` would have to wait."""
+        self._blocking = True
+        return not self._inbox and self._state is not ReadyState.CLOSED
+
+    def is_message_buffered(self) -> bool:
+        """True when a received message waits: :meth:`wait_for_next_message` returns at once."""
+        self._blocking = True
+        return bool(self._inbox)
+
+    def is_data_pending(self, timeout: float = 0.0) -> bool:
+        """True when bytes wait on the socket (or in TLS), waiting up to ``timeout`` seconds."""
+        import select
+
+        conn = self._conn
+        if conn is None or conn.finished:
+            return False
+        if conn.data_pending():
+            return True
+        fd = conn.fileno()
+        if fd < 0:
+            return False
+        readable, _, _ = select.select([fd], [], [], max(0.0, timeout))
+        return bool(readable)
+
+    def low_level_receive(self, timeout: float | None = None) -> bool:
+        """Wait for more bytes from the socket and process them (messages go to the buffer).
+        Returns False when the connection is closed or nothing arrived within ``timeout``."""
+        self._check_blocking("low_level_receive")
+        self._blocking = True
+        conn = self._conn
+        if conn is None or self._state is ReadyState.CLOSED:
+            return False
+        before = conn.bytes_in
+        self._loop.run_until(lambda: conn.finished or conn.bytes_in != before, timeout)
+        return conn.bytes_in != before
+
+    def __iter__(self) -> Iterator[str | bytes]:
+        """Yield messages until the connection is closed."""
+        while True:
+            try:
+                yield self.wait_for_next_message()
+            except ConnectionClosed:
+                return
+
+    # ------------------------------------------------------------------ Sink (driver reports)
+    def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
+        """Driver report: the upgrade completed."""
+        self._attempt = 0
+        self._protocol = subprotocol
+        self._extensions = extensions
+        self._state = ReadyState.OPEN
+        conn = self._conn
+        # Outbox first, so messages sent while CONNECTING precede those sent from `opened`.
+        while self._outbox and conn is not None and not conn.finished and self._state is ReadyState.OPEN:
+            self._send_now(self._outbox.popleft())
+        if self._close_after_open is not None and self._state is ReadyState.OPEN:
+            code, reason = self._close_after_open
+            self._close_after_open = None
+            self._begin_close(code, reason)
+        if not self._emit(self.state_changed, ReadyState.OPEN):
+            return
+        if self._state is ReadyState.OPEN or self._state is ReadyState.CLOSING:
+            self._emit(self.opened, callback=self.onopen)
+
+    def on_message(self, data: str | bytes) -> None:
+        """Driver report: a complete message."""
+        c = self._counts
+        c["mi"] += 1
+        if self._blocking or not self._has_listeners():
+            self._inbox.append(data)
+        if not self._emit(self.message, data, callback=self.onmessage):
+            return
+        if isinstance(data, str):
+            self._emit(self.text_message, data)
+        else:
+            self._emit(self.binary_message, data)
+
+    def on_ping(self, payload: bytes) -> None:
+        """Driver report: a ping arrived (already answered)."""
+
+    def on_pong(self, payload: bytes, rtt: float | None) -> None:
+        """Driver report: a pong arrived."""
+        if rtt is not None:
+            self._latency = rtt
+            self._emit(self.pong_received, payload, rtt)
+
+    def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
+        """Driver report: the connection ended (exactly once per connection)."""
+        conn = self._conn
+        if conn is not None:
+            self._counts["bi"] += conn.bytes_in
+            self._counts["bo"] += conn.bytes_out
+        self._conn = None
+        self._last_error = exc
+        policy = self._config.reconnect
+        if policy is not None and not self._user_closed and not _is_permanent(exc):
+            attempt = self._attempt + 1
+            if policy.max_attempts is None or attempt <= policy.max_attempts:
+                self._schedule_reconnect(attempt, exc)
+                return
+        self._final_close(CloseEvent(code, reason, was_clean), exc)
+
+    # ------------------------------------------------------------------ internals
+    def _connect_now(self) -> None:
+        self._retry = None
+        conn = Connection(self._loop, self._uri, self._config, self)
+        self._conn = conn
+        conn.start()
+
+    def _schedule_reconnect(self, attempt: int, exc: BaseException | None) -> None:
+        policy = self._config.reconnect
+        assert policy is not None
+        self._attempt = attempt
+        delay = policy.delay(attempt)
+        prev = self._state
+        self._state = ReadyState.CONNECTING
+        self._retry = self._loop.call_later(delay, lambda: self._barrier(self._do_reconnect))
+        if exc is not None and not self._emit(self.error, exc, callback=self.onerror):
+            return
+        if prev is not ReadyState.CONNECTING and not self._emit(self.state_changed, self._state):
+            return
+        self._emit(self.reconnecting, attempt, delay)
+
+    def _do_reconnect(self) -> None:
+        if self._retry is None or self._state is not ReadyState.CONNECTING or self._user_closed:
+            return
+        self._counts["rc"] += 1
+        self._connect_now()
+
+    def _final_close(self, event: CloseEvent, exc: BaseException | None) -> None:
+        self._state = ReadyState.CLOSED
+        self._close_event = event
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._outbox:
+            self._counts["un"] += len(self._outbox)
+            _log.warning("%d queued message(s) were never sent: the WebSocket closed", len(self._outbox))
+            self._outbox.clear()
+        _loop.unregister_active(self)
+        if exc is not None and not self._emit(self.error, exc, callback=self.onerror):
+            return
+        if self._state is not ReadyState.CLOSED:
+            return  # a slot re-opened it
+        if not self._emit(self.state_changed, ReadyState.CLOSED):
+            return
+        if self._state is ReadyState.CLOSED:
+            self._emit(self.closed, event, callback=self.onclose)
+
+    def _send_now(self, msg: str | bytes) -> None:
+        state = self._state
+        conn = self._conn
+        if state is ReadyState.OPEN and conn is not None and not conn.finished:
+            if isinstance(msg, str):
+                conn.send_text(msg)
+            else:
+                conn.send_binary(msg)
+            self._counts["mo"] += 1
+            return
+        if state is ReadyState.CONNECTING and not self._user_closed:
+            if len(self._outbox) >= self._config.outbox_limit:
+                raise InvalidState(
+                    f"outbox full ({self._config.outbox_limit} messages waiting for the connection)"
+                )
+            self._outbox.append(msg)
+            return
+        raise InvalidState(f"cannot send: the WebSocket is {state.name}")
+
+    def _close_now(self, code: int, reason: str) -> None:
+        if self._state in (ReadyState.CLOSING, ReadyState.CLOSED) or self._user_closed:
+            return
+        self._user_closed = True
+        self._begin_close(code, reason)
+
+    def _begin_close(self, code: int, reason: str) -> None:
+        state = self._state
+        conn = self._conn
+        if state is ReadyState.OPEN and conn is not None:
+            self._state = ReadyState.CLOSING
+            conn.close(code, reason)
+            if self._state is ReadyState.CLOSING:
+                self._emit(self.state_changed, ReadyState.CLOSING)
+            return
+        if conn is not None and self._outbox:
+            # CONNECTING with queued messages: keep the promise that earlier sends precede
+            # the close frame by closing right after the open.
+            self._close_after_open = (code, reason)
+            return
+        if conn is not None:
+            conn.close(code, reason)  # aborts the attempt -> on_close(1006)
+            return
+        # Not started, or waiting to reconnect.
+        self._final_close(CloseEvent(1006, "closed before the connection opened", False), None)
+
+    def _abort(self, exc: BaseException | None) -> None:
+        self._user_closed = True
+        if self._conn is not None:
+            self._conn.abort(exc)
+        elif self._state is not ReadyState.CLOSED:
+            self._final_close(CloseEvent(1006, "", False), exc)
+
+    def _reset(self) -> None:
+        self._close_event = None
+        self._last_error = None
+        self._attempt = 0
+        self._close_after_open = None
+        self._inbox.clear()
+
+    def _emit(self, signal: Any, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
+        """Emit ``signal(*args)`` then ``callback(*args)``; False if the object was deleted."""
+        if sip.isdeleted(self):
+            if self._conn is not None:
+                self._conn.abort(None)
+            return False
+        depth = getattr(_tls, "depth", 0)
+        _tls.depth = depth + 1
+        try:
+            signal.emit(*args)
+            if callback is not None:
+                try:
+                    callback(*args)
+                except Exception:  # noqa: BLE001 - a user callback must not kill the connection
+                    _log.exception("exception in a qtws callback %r", callback)
+        finally:
+            _tls.depth = depth
+        return not sip.isdeleted(self)
+
+    def _has_listeners(self) -> bool:
+        if self.onmessage is not None:
+            return True
+        try:
+            return any(
+                self.receivers(s) > 0 for s in (self.message, self.text_message, self.binary_message)
+            )
+        except RuntimeError:
+            return False
+
+    def _barrier(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run a marshalled call; its exceptions are logged, never raised into the loop."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001
+            _log.exception("qtws: a call marshalled from another thread failed")
+
+    def _check_thread(self, what: str) -> None:
+        if threading.get_ident() != self._thread:
+            raise InvalidState(f"{what}() must be called from the thread that created the WebSocket")
+
+    def _check_blocking(self, what: str) -> None:
+        self._check_thread(what)
+        if getattr(_tls, "depth", 0) > 0:
+            raise InvalidState(
+                f"{what}() would block inside a qtws signal handler or callback; "
+                "use the signals instead"
+            )
+
+    def _open_conn(self) -> Connection:
+        self._check_thread("ping")
+        conn = self._conn
+        if self._state is not ReadyState.OPEN or conn is None:
+            raise InvalidState(f"the WebSocket is {self._state.name}, not OPEN")
+        return conn
+
+    @staticmethod
+    def _control_payload(payload: bytes) -> bytes:
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise TypeError("ping/pong payload must be bytes-like")
+        payload = bytes(payload)
+        if len(payload) > 125:
+            raise ValueError("a ping/pong payload is at most 125 bytes (RFC 6455 5.5)")
+        return payload
+
+    def _closed_exc(self) -> ConnectionClosed:
+        ev = self._close_event or CloseEvent(1006, "", False)
+        return ConnectionClosed(ev.code, ev.reason, ev.was_clean)
+
+    def __repr__(self) -> str:
+        return f"<qtws.WebSocket {self.url} {self._state.name}>"
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._conn is not None:
+                self._conn.abort(None)

@@ -1,0 +1,147 @@
+"""Real peers for the tests: the `websockets` server, TLS certificates, raw TCP servers."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import trustme
+from websockets.sync.server import Server, ServerConnection, serve
+
+
+def echo(ws: ServerConnection) -> None:
+    """Echo every message back."""
+    with contextlib.suppress(Exception):
+        for msg in ws:
+            ws.send(msg)
+
+
+class WsServer:
+    """A `websockets` sync server in a thread; restartable on the same port."""
+
+    def __init__(
+        self,
+        handler: Callable[[ServerConnection], None] = echo,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.handler = handler
+        self.ssl_context = ssl_context
+        self.kwargs = kwargs
+        self.port = 0
+        self.server: Server | None = None
+        self.thread: threading.Thread | None = None
+        self.requests: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.ssl_context else "ws"
+        host = "localhost" if self.ssl_context else "127.0.0.1"
+        return f"{scheme}://{host}:{self.port}/"
+
+    def _process_request(self, conn: ServerConnection, request: Any) -> None:
+        self.requests.append(request)
+
+    def start(self) -> WsServer:
+        kwargs = dict(self.kwargs)
+        kwargs.setdefault("process_request", self._process_request)
+        self.server = serve(
+            self.handler, "127.0.0.1", self.port, ssl=self.ssl_context, **kwargs
+        )
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            assert self.thread is not None
+            self.thread.join(5)
+            self.server = None
+
+    def __enter__(self) -> WsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Tls:
+    """A trustme CA with a server certificate for localhost and 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        cert = self.ca.issue_cert("localhost", "127.0.0.1", "::1")
+        self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(self.server)
+        self.client = ssl.create_default_context()
+        self.ca.configure_trust(self.client)
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 whose per-connection behaviour is a function."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.behaviour = behaviour
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            self.behaviour(conn)
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.close()
+
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """Read an HTTP request head."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@contextlib.contextmanager
+def ws_server(
+    handler: Callable[[ServerConnection], None] = echo, **kwargs: Any
+) -> Iterator[WsServer]:
+    """Context manager form of :class:`WsServer`."""
+    server = WsServer(handler, **kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
