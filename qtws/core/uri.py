@@ -1,0 +1,151 @@
+"""Parsing of ``ws://`` and ``wss://`` URLs (RFC 6455 section 3).
+
+:func:`parse_uri` validates the URL once, up front, and returns a normalised
+:class:`WebSocketURI`: lower-case IDNA host, explicit port, percent-encoded request target.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+
+from ..errors import InvalidURI
+
+__all__ = ["DEFAULT_PORTS", "WebSocketURI", "parse_uri"]
+
+DEFAULT_PORTS = {False: 80, True: 443}
+
+# RFC 3986 section 3.2.2 reg-name: unreserved / pct-encoded / sub-delims.
+_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
+# Characters left alone when percent-encoding the path and query: every reserved character and
+# "%" (so existing escapes survive); everything else outside unreserved is encoded (UTF-8).
+_PATH_SAFE = "!$%&'()*+,/:;=?@[]~"
+# Control characters: urlsplit() silently drops tab/CR/LF, so a URL carrying them is rejected
+# instead of being quietly turned into a different URL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class WebSocketURI:
+    """A validated WebSocket URL.
+
+    ``host`` is lower case, IDNA-encoded, and an IPv6 literal is stored without brackets
+    (``"::1"``, ready for ``getaddrinfo``); ``resource_name`` is the path plus query sent in the
+    request line (``"/"`` when empty); ``user_info`` is the percent-decoded ``(user, password)``
+    for HTTP Basic authentication (``password`` is ``""`` when the URL had none).
+    """
+
+    secure: bool
+    host: str
+    port: int
+    resource_name: str = "/"
+    user_info: tuple[str, str] | None = field(default=None, repr=False)  # never log secrets
+
+    @property
+    def scheme(self) -> str:
+        """``"wss"`` or ``"ws"``."""
+        return "wss" if self.secure else "ws"
+
+    @property
+    def authority(self) -> str:
+        """``host[:port]`` as used in the ``Host`` header and :attr:`url`: IPv6 in brackets,
+        port only when it is not the scheme's default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.secure]:
+            return host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The normalised URL, without user-info."""
+        return f"{self.scheme}://{self.authority}{self.resource_name}"
+
+
+def parse_uri(uri: str) -> WebSocketURI:
+    """Parse and validate a WebSocket URL; raise :class:`~qtws.errors.InvalidURI` if invalid.
+
+    Only ``ws`` and ``wss`` are accepted (``http``/``https`` are rejected: redirects are mapped
+    by the handshake code, not here).  Fragments are forbidden (RFC 6455 section 3).
+    """
+    if not isinstance(uri, str):
+        raise TypeError(f"uri must be a str, not {type(uri).__name__}")
+    if _CONTROL.search(uri):
+        raise InvalidURI(uri, "contains control characters")
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError as exc:  # e.g. an unbalanced "[" in the netloc
+        raise InvalidURI(uri, str(exc)) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss"):
+        raise InvalidURI(uri, "scheme must be ws or wss")
+    secure = scheme == "wss"
+    # RFC 6455 section 3: fragment identifiers are meaningless and MUST NOT be used.
+    if "#" in uri:
+        raise InvalidURI(uri, "fragments are not allowed")
+
+    netloc = parts.netloc
+    user_info: tuple[str, str] | None = None
+    if "@" in netloc:
+        raw_user_info, _, hostport = netloc.rpartition("@")
+        raw_user, _, raw_password = raw_user_info.partition(":")
+        try:
+            user = urllib.parse.unquote(raw_user, errors="strict")
+            password = urllib.parse.unquote(raw_password, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidURI(uri, "user-info is not valid percent-encoded UTF-8") from None
+        if ":" in user:
+            # RFC 7617 section 2: a user-id containing a colon is invalid for Basic auth.
+            raise InvalidURI(uri, "user name must not contain ':'")
+        user_info = (user, password)
+    else:
+        hostport = netloc
+
+    host, port = _split_host_port(uri, hostport, secure)
+    resource_name = urllib.parse.quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        resource_name += "?" + urllib.parse.quote(parts.query, safe=_PATH_SAFE)
+    return WebSocketURI(secure, host, port, resource_name, user_info)
+
+
+def _split_host_port(uri: str, hostport: str, secure: bool) -> tuple[str, int]:
+    if hostport.startswith("["):
+        # Without "]" the whole rest is taken as the literal and fails to parse.
+        literal, _, rest = hostport[1:].partition("]")
+        try:
+            host = ipaddress.IPv6Address(literal).compressed
+        except ValueError:
+            raise InvalidURI(uri, f"invalid IPv6 address {literal!r}") from None
+        if rest and not rest.startswith(":"):
+            raise InvalidURI(uri, "junk after the IPv6 literal")
+        port_text = rest[1:] if rest else ""
+        has_port = bool(rest)
+    else:
+        host, colon, port_text = hostport.partition(":")
+        has_port = bool(colon)
+        host = _normalise_host(uri, host)
+
+    if not has_port or port_text == "":  # RFC 3986 section 3.2.3: an empty port is the default
+        return host, DEFAULT_PORTS[secure]
+    if not port_text.isascii() or not port_text.isdigit():
+        raise InvalidURI(uri, f"invalid port {port_text!r}")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise InvalidURI(uri, f"port {port} out of range 1-65535")
+    return host, port
+
+
+def _normalise_host(uri: str, host: str) -> str:
+    if not host:
+        raise InvalidURI(uri, "empty host")
+    if not host.isascii():
+        try:
+            # IDNA 2003 via the stdlib codec (the only one available without extra packages).
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidURI(uri, f"invalid internationalised host {host!r}") from None
+    # Empty labels ("a..b", ".a") cannot be resolved; a single trailing dot (FQDN) is fine.
+    if not _REG_NAME.fullmatch(host) or ".." in host or host.startswith("."):
+        raise InvalidURI(uri, f"invalid host {host!r}")
+    return host.lower()
