@@ -145,3 +145,65 @@ def ws_server(
         yield server
     finally:
         server.stop()
+
+
+def accept_upgrade(conn: socket.socket) -> bytes:
+    """Answer a client's upgrade with a valid 101 (no extensions); return the request."""
+    import base64
+    import hashlib
+
+    request = read_request(conn)
+    key = ""
+    for line in request.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "sec-websocket-key":
+            key = value.strip()
+    guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    accept = base64.b64encode(hashlib.sha1((key + guid).encode()).digest()).decode()
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    )
+    return request
+
+
+def drain(conn: socket.socket, seconds: float = 10.0) -> None:
+    """Read and discard until the peer closes or ``seconds`` pass (a peer that never answers)."""
+    conn.settimeout(seconds)
+    with contextlib.suppress(OSError):
+        while conn.recv(65536):
+            pass
+
+
+class HttpProxy:
+    """proxy.py (a maintained HTTP proxy from PyPI) in a child process on 127.0.0.1."""
+
+    def __init__(self, basic_auth: str | None = None) -> None:
+        import subprocess
+        import sys
+        import time
+
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        cmd = [
+            sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
+            "--num-workers", "1", "--num-acceptors", "1", "--log-level", "WARNING",
+        ]
+        if basic_auth:
+            cmd += ["--basic-auth", basic_auth]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.close()
+        raise RuntimeError("proxy.py did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)

@@ -1,0 +1,90 @@
+"""Config and ReconnectPolicy validation."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+import qtws
+
+
+def test_defaults_match_the_contract() -> None:
+    c = qtws.Config()
+    assert (c.ping_interval, c.ping_timeout, c.open_timeout, c.close_timeout) == (20.0, 20.0, 10.0, 5.0)
+    assert c.max_message_size == 16 * 2**20 and c.max_frame_size is None
+    assert c.compression is True and c.proxy == "auto" and c.max_redirects == 5
+    assert c.reconnect is None and c.outbox_limit == 1000
+    assert c.user_agent is not None and c.user_agent.startswith("qtws/")
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        qtws.Config().ping_interval = 1  # type: ignore[misc]
+
+
+def test_headers_mapping_and_pairs() -> None:
+    assert qtws.Config(headers={"A": "1"}).headers == (("A", "1"),)
+    assert qtws.Config(headers=[("A", "1"), ("A", "2")]).headers == (("A", "1"), ("A", "2"))
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        ({"ping_interval": -1}, ValueError),
+        ({"ping_interval": 0}, ValueError),
+        ({"open_timeout": float("nan")}, ValueError),
+        ({"close_timeout": "5"}, TypeError),
+        ({"max_message_size": 0}, ValueError),
+        ({"max_frame_size": 1.5}, TypeError),
+        ({"subprotocols": "chat"}, TypeError),
+        ({"subprotocols": ["a b"]}, ValueError),
+        ({"headers": {"Bad:Name": "x"}}, ValueError),
+        ({"headers": {"X": "a\r\nInjected: 1"}}, ValueError),
+        ({"headers": [("X",)]}, TypeError),
+        ({"compression": 1}, TypeError),
+        ({"ssl_context": "yes"}, TypeError),
+        ({"proxy": "socks5://h:1"}, ValueError),
+        ({"max_redirects": -1}, ValueError),
+        ({"reconnect": True}, TypeError),
+        ({"outbox_limit": 0}, ValueError),
+    ],
+)
+def test_invalid_config(kwargs: dict[str, Any], exc: type[Exception]) -> None:
+    with pytest.raises(exc):
+        qtws.Config(**kwargs)
+
+
+def test_reconnect_delays_grow_and_cap() -> None:
+    p = qtws.ReconnectPolicy(initial_delay=0.5, max_delay=4.0, multiplier=2.0, jitter=0.0)
+    assert [p.delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert p.delay(10_000) == 4.0
+
+
+def test_reconnect_jitter_stays_in_range() -> None:
+    p = qtws.ReconnectPolicy(initial_delay=1.0, max_delay=1.0, jitter=0.5)
+    rng = random.Random(1)
+    delays = [p.delay(1, rng) for _ in range(200)]
+    assert all(0.5 <= d <= 1.0 for d in delays)
+    assert len(set(delays)) > 100
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_delay": -1},
+        {"multiplier": 0.5},
+        {"jitter": 1.5},
+        {"max_delay": 0.1, "initial_delay": 1},
+        {"max_attempts": 0},
+    ],
+)
+def test_invalid_policy(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        qtws.ReconnectPolicy(**kwargs)
+
+
+def test_delay_attempt_starts_at_one() -> None:
+    with pytest.raises(ValueError):
+        qtws.ReconnectPolicy().delay(0)

@@ -1,0 +1,363 @@
+"""The connection driver: timeouts, crafted peers, HTTP proxies, redirects, GUI responsiveness."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PyQt6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+import qtws
+from qtws.loop.base import AddrInfo, default_resolver
+from tests.servers import (
+    HttpProxy,
+    RawServer,
+    Tls,
+    WsServer,
+    accept_upgrade,
+    drain,
+    read_request,
+    ws_server,
+)
+
+
+def cfg(**kw: Any) -> qtws.Config:
+    base: dict[str, Any] = {"ping_interval": None, "proxy": None, "open_timeout": 5, "close_timeout": 2}
+    base.update(kw)
+    return qtws.Config(**base)
+
+
+def run_to_close(qtbot: QtBot, ws: qtws.WebSocket, timeout: int = 8000) -> tuple[list[Any], Any]:
+    errors: list[Any] = []
+    ws.error.connect(errors.append)
+    with qtbot.waitSignal(ws.closed, timeout=timeout) as blocker:
+        ws.open()
+    return errors, blocker.args[0]
+
+
+@pytest.fixture(scope="module")
+def proxy_server() -> Iterator[HttpProxy]:
+    p = HttpProxy(basic_auth="user:s3cret")
+    yield p
+    p.close()
+
+
+def test_open_timeout_black_hole(qtbot: QtBot) -> None:
+    with RawServer(lambda c: drain(c, 5)) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(open_timeout=0.3))
+        errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], TimeoutError)
+    assert "open_timeout" in str(errors[0])
+    assert ev.code == 1006 and not ev.was_clean
+
+
+def test_close_timeout_when_peer_never_answers_close(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        drain(c, 5)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(close_timeout=0.3))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        errors: list[Any] = []
+        ws.error.connect(errors.append)
+        with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+            ws.close()
+    ev = blocker.args[0]
+    assert ev.code == 1006 and not ev.was_clean
+    assert isinstance(errors[0], TimeoutError)
+
+
+def test_peer_reset(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        time.sleep(0.1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg())
+        errors, ev = run_to_close(qtbot, ws)
+    assert ev.code == 1006 and not ev.was_clean
+    assert isinstance(errors[0], OSError)
+
+
+def test_pong_timeout(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        drain(c, 5)  # reads the pings, never answers
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(
+            f"ws://127.0.0.1:{srv.port}/",
+            config=cfg(ping_interval=0.1, ping_timeout=0.2, close_timeout=0.2),
+        )
+        errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], TimeoutError) and "ping_timeout" in str(errors[0])
+    assert not ev.was_clean
+
+
+def test_inactivity_timeout(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        drain(c, 5)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(
+            f"ws://127.0.0.1:{srv.port}/", config=cfg(inactivity_timeout=0.2, close_timeout=0.2)
+        )
+        errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], TimeoutError) and "inactivity" in str(errors[0])
+
+
+def test_invalid_status_exposes_status_headers_body(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        read_request(c)
+        c.sendall(b"HTTP/1.1 403 Forbidden\r\nX-Why: nope\r\nContent-Length: 6\r\n\r\ndenied")
+        drain(c, 2)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg())
+        errors, ev = run_to_close(qtbot, ws)
+    exc = errors[0]
+    assert isinstance(exc, qtws.InvalidStatus)
+    assert exc.status == 403
+    assert ("X-Why", "nope") in [(k.title(), v) for k, v in exc.headers] or ("x-why", "nope") in exc.headers
+    assert exc.body.startswith(b"denied")
+    assert ev.code == 1006
+
+
+def test_bad_accept_is_invalid_header(qtbot: QtBot) -> None:
+    def peer(c: socket.socket) -> None:
+        read_request(c)
+        c.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"
+        )
+        drain(c, 2)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg())
+        errors, _ = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], qtws.InvalidHeader)
+
+
+def test_redirect_is_followed(qtbot: QtBot) -> None:
+    with ws_server() as target:
+
+        def peer(c: socket.socket) -> None:
+            read_request(c)
+            c.sendall(
+                f"HTTP/1.1 302 Found\r\nLocation: {target.url}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+
+        with RawServer(peer) as srv:
+            ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/start", config=cfg())
+            with qtbot.waitSignal(ws.opened, timeout=5000):
+                ws.open()
+            assert ws.url == target.url
+            with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
+                ws.send("after redirect")
+            assert blocker.args == ["after redirect"]
+            with qtbot.waitSignal(ws.closed, timeout=5000):
+                ws.close()
+
+
+def test_redirect_loop_is_an_error(qtbot: QtBot) -> None:
+    port_box: list[int] = []
+
+    def peer(c: socket.socket) -> None:
+        read_request(c)
+        loc = f"ws://127.0.0.1:{port_box[0]}/loop"
+        c.sendall(f"HTTP/1.1 301 Moved\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    with RawServer(peer) as srv:
+        port_box.append(srv.port)
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/start", config=cfg())
+        errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], qtws.HandshakeError)
+    assert "redirect" in str(errors[0])
+    assert ev.code == 1006
+
+
+def test_too_many_redirects(qtbot: QtBot) -> None:
+    port_box: list[int] = []
+    counter = iter(range(100))
+
+    def peer(c: socket.socket) -> None:
+        read_request(c)
+        loc = f"ws://127.0.0.1:{port_box[0]}/hop{next(counter)}"
+        c.sendall(f"HTTP/1.1 307 Moved\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    with RawServer(peer) as srv:
+        port_box.append(srv.port)
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(max_redirects=2))
+        errors, _ = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], qtws.HandshakeError)
+    assert "too many redirects" in str(errors[0])
+
+
+def test_dns_failure(qtbot: QtBot) -> None:
+    ws = qtws.WebSocket("ws://nonexistent.invalid/", config=cfg())
+    errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], OSError)
+    assert ev.code == 1006
+
+
+def test_every_resolved_address_is_tried(qtbot: QtBot) -> None:
+    """The first address refuses; the second (the real server) is used."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    with ws_server() as srv:
+
+        def resolver(host: str, port: int) -> list[AddrInfo]:
+            good = default_resolver("127.0.0.1", srv.port)
+            bad = default_resolver("127.0.0.1", dead_port)
+            return bad + good
+
+        proxy = qtws.loop.QtProxy(resolver=resolver)
+        ws = qtws.WebSocket(f"ws://example.test:{srv.port}/", config=cfg(), loop=proxy)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_ws_through_http_proxy_with_basic_auth(qtbot: QtBot, proxy_server: HttpProxy) -> None:
+    with ws_server() as srv:
+        url = f"http://user:s3cret@127.0.0.1:{proxy_server.port}"
+        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url))
+        with qtbot.waitSignal(ws.opened, timeout=8000):
+            ws.open()
+        with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
+            ws.send("via proxy")
+        assert blocker.args == ["via proxy"]
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_wss_through_http_proxy(qtbot: QtBot, proxy_server: HttpProxy) -> None:
+    tls = Tls()
+    with ws_server(ssl_context=tls.server) as srv:
+        url = f"http://user:s3cret@127.0.0.1:{proxy_server.port}"
+        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url, ssl_context=tls.client))
+        with qtbot.waitSignal(ws.opened, timeout=8000):
+            ws.open()
+        with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
+            ws.send("tls via proxy")
+        assert blocker.args == ["tls via proxy"]
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_proxy_auth_failure(qtbot: QtBot, proxy_server: HttpProxy) -> None:
+    with ws_server() as srv:
+        url = f"http://user:wrong@127.0.0.1:{proxy_server.port}"
+        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url))
+        errors, _ = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], qtws.InvalidStatus)
+    assert errors[0].status == 407
+
+
+def test_proxy_from_environment_and_no_proxy(
+    qtbot: QtBot, proxy_server: HttpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qtws.connection import proxy_for
+    from qtws.core import parse_uri
+
+    monkeypatch.setenv("http_proxy", f"http://user:s3cret@127.0.0.1:{proxy_server.port}")
+    monkeypatch.setenv("no_proxy", "")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    with ws_server() as srv:
+        assert proxy_for(parse_uri(srv.url), "auto") is not None
+        ws = qtws.WebSocket(srv.url, config=cfg(proxy="auto"))
+        with qtbot.waitSignal(ws.opened, timeout=8000):
+            ws.open()
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    assert proxy_for(parse_uri("ws://127.0.0.1:9/"), "auto") is None
+    assert proxy_for(parse_uri("ws://127.0.0.1:9/"), None) is None
+
+
+class _Watchdog:
+    """A 10 ms QTimer on the GUI thread recording the longest gap between ticks."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.worst = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+def test_gui_stays_responsive_during_slow_dns(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+
+        def slow(host: str, port: int) -> list[AddrInfo]:
+            time.sleep(2)
+            return default_resolver("127.0.0.1", port)
+
+        proxy = qtws.loop.QtProxy(resolver=slow)
+        ws = qtws.WebSocket(f"ws://slow.test:{srv.port}/", config=cfg(), loop=proxy)
+        dog = _Watchdog()
+        with qtbot.waitSignal(ws.opened, timeout=8000):
+            ws.open()
+        worst = dog.stop()
+        assert worst < 0.1, f"GUI thread stalled {worst:.3f} s"
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_gui_stays_responsive_during_stalled_tls_handshake(qtbot: QtBot) -> None:
+    """A server that accepts TCP but answers the TLS ClientHello very slowly."""
+
+    def peer(c: socket.socket) -> None:
+        time.sleep(1.5)
+        c.close()
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"wss://127.0.0.1:{srv.port}/", config=cfg(open_timeout=1.0))
+        dog = _Watchdog()
+        errors, _ = run_to_close(qtbot, ws)
+        worst = dog.stop()
+    assert isinstance(errors[0], (TimeoutError, ssl.SSLError, OSError))
+    assert worst < 0.1, f"GUI thread stalled {worst:.3f} s"
+
+
+def test_gui_stays_responsive_receiving_16mib(qtbot: QtBot) -> None:
+    big = b"\x5a" * (16 * 2**20)
+    with WsServer(max_size=None, compression=None) as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg())
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        ws.send(big)  # the echo comes back as one 16 MiB message
+        qtbot.wait(50)
+        dog = _Watchdog()
+        with qtbot.waitSignal(ws.binary_message, timeout=30000) as blocker:
+            pass
+        worst = dog.stop()
+        assert blocker.args[0] == big
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+    assert worst < 0.1, f"GUI thread stalled {worst:.3f} s"
