@@ -1,0 +1,574 @@
+"""The sans-IO client state machine (RFC 6455 client side, RFC 7692 permessage-deflate).
+
+How it works
+------------
+:class:`ClientConnection` turns bytes into events and method calls into bytes; it owns no socket
+and no clock.  The driver feeds whatever the network delivers to :meth:`receive_data` (and
+:meth:`receive_eof` at EOF), collects :meth:`events_received`, writes :meth:`data_to_send`, and
+closes the TCP connection once :meth:`should_close_transport` says so.
+
+* CONNECTING: the upgrade request is queued at construction.  Incoming bytes go to the h11
+  based :class:`~qtws.core.handshake.ResponseParser`; bytes that follow the 101 response are
+  the first frames and are parsed right away.
+* OPEN: frames are parsed straight out of the received ``bytes``.  Only an incomplete frame
+  header or an incomplete control frame (at most 14 + 125 bytes) is carried over to the next
+  call; the payload of a data frame is consumed as it arrives (validated, inflated, appended to
+  the message), so parsing cost is linear in the input and every limit is enforced before any
+  payload is buffered.  Small complete unfragmented frames take a tight fast path.
+* CLOSING: the client sent its close frame; it waits for the server's close frame and ignores
+  data frames (RFC 6455 5.5.1).
+* CLOSED: the closing handshake completed, the connection failed, or the TCP connection ended.
+
+The peer's mistakes never raise: they fail the connection (RFC 6455 7.1.7), queue a close frame
+with the right code when one can still be sent, and report :class:`~qtws.core.events
+.ConnectionFailed`.  Only local misuse raises.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from collections.abc import Callable, Sequence
+
+from ..errors import (
+    ConnectionClosed,
+    HandshakeError,
+    InvalidState,
+    InvalidStatus,
+    PayloadTooBig,
+    ProtocolError,
+)
+from .deflate import PerMessageDeflate, negotiate, offer_header
+from .events import (
+    BinaryMessage,
+    CloseReceived,
+    ConnectionFailed,
+    Event,
+    HandshakeComplete,
+    Ping,
+    Pong,
+    Redirect,
+    TextMessage,
+)
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    encode_close_payload,
+    encode_header,
+    is_sendable_close_code,
+    parse_close_payload,
+)
+from .handshake import HandshakeResponse, ResponseParser, build_request, generate_key
+from .mask import apply_mask
+from .uri import WebSocketURI, parse_uri
+from .utf8 import Utf8Decoder
+
+__all__ = ["ClientConnection", "State"]
+
+_U16 = struct.Struct("!H").unpack_from
+_U64 = struct.Struct("!Q").unpack_from
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+class State(enum.IntEnum):
+    """Connection state, numbered like the browser ``readyState``."""
+
+    CONNECTING = 0  #: the opening handshake is in progress
+    OPEN = 1  #: messages flow both ways
+    CLOSING = 2  #: the client sent its close frame and waits for the server's
+    CLOSED = 3  #: finished: closing handshake done, failed, or TCP ended
+
+
+def _truncate_reason(text: str) -> str:
+    """``text`` cut to the 123 UTF-8 bytes a close frame can carry (RFC 6455 5.5)."""
+    return text.encode()[:123].decode(errors="ignore")
+
+
+class ClientConnection:
+    """A WebSocket client connection as a state machine over bytes (see the module docstring).
+
+    ``max_message_size``/``max_frame_size`` bound a message (after decompression) and a single
+    frame's payload; ``None`` disables the limit.  ``mask_source(n)`` returns ``n`` random bytes
+    for the ``Sec-WebSocket-Key`` and every frame's masking key.
+    """
+
+    def __init__(
+        self,
+        uri: WebSocketURI | str,
+        *,
+        subprotocols: Sequence[str] = (),
+        headers: Sequence[tuple[str, str]] = (),
+        origin: str | None = None,
+        user_agent: str | None = None,
+        compression: bool = True,
+        max_message_size: int | None = 16 * 2**20,
+        max_frame_size: int | None = None,
+        max_header_size: int = 64 * 1024,
+        mask_source: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.uri: WebSocketURI = parse_uri(uri) if isinstance(uri, str) else uri
+        self.state = State.CONNECTING
+        self.key: str = generate_key(mask_source)
+        self.subprotocol: str | None = None
+        self.extensions: tuple[str, ...] = ()
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+        self.was_clean: bool = False
+        self.failure: Exception | None = None
+
+        self._mask_source = mask_source
+        self._max_message = max_message_size
+        self._max_frame = max_frame_size
+        # The fast path skips limit checks, which is only correct if no limit is below 125.
+        self._fast = all(
+            limit is None or limit >= 125 for limit in (max_message_size, max_frame_size)
+        )
+        self._parser: ResponseParser | None = ResponseParser(
+            self.uri,
+            self.key,
+            tuple(subprotocols),
+            max_header_size,
+            extensions=(PerMessageDeflate.name,) if compression else (),
+        )
+        self._out: list[bytes] = [
+            build_request(
+                self.uri,
+                self.key,
+                subprotocols=subprotocols,
+                extensions=offer_header() if compression else None,
+                headers=headers,
+                origin=origin,
+                user_agent=user_agent,
+            )
+        ]
+        self._events: list[Event] = []
+        self._tail = b""  # an incomplete frame header or control frame
+        self._deflate: PerMessageDeflate | None = None
+        self._close_sent = False
+        self._expect_close = False
+        self._must_close = False
+
+        # The data message being received (RFC 6455 5.4); _msg_opcode 0: none.
+        self._msg_opcode = 0
+        self._msg_compressed = False
+        self._msg_size = 0
+        self._msg_parts: list[bytes] = []
+        self._text_parts: list[str] = []
+        self._utf8: Utf8Decoder | None = None
+        # The data frame whose payload is being consumed.
+        self._frame_remaining = 0
+        self._frame_fin = False
+
+    # -- driver interface ---------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes received from the network; never raises for anything the peer sends."""
+        if self.state is State.CLOSED:
+            return
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._parser is not None:
+            if not data:
+                return
+            self._receive_handshake(data)
+        elif data:
+            self._receive_frames(data)
+
+    def receive_eof(self) -> None:
+        """The peer closed the TCP connection.  Unless the closing handshake completed before,
+        this is an abnormal closure (1006) and reported as :class:`ConnectionFailed`."""
+        if self.state is State.CLOSED:
+            return
+        if self._parser is not None:
+            try:
+                self._parser.feed_eof()  # always raises: EOF before a complete response
+            except HandshakeError as error:
+                self._fail_handshake(error)
+            return
+        exc = ConnectionClosed(1006, "connection closed without a closing handshake")
+        self._finish(1006, "", clean=False, failure=exc)
+        self._events.append(ConnectionFailed(exc, 1006))
+
+    def events_received(self) -> list[Event]:
+        """The events produced since the last call (and forget them)."""
+        events = self._events
+        self._events = []
+        return events
+
+    def data_to_send(self) -> bytes:
+        """All bytes queued for the network since the last call (``b""`` when none)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def close_expected(self) -> bool:
+        """True once the client expects the TCP connection to end (closing handshake started
+        or the connection failed): the driver arms its close timeout then."""
+        return self._expect_close
+
+    def should_close_transport(self) -> bool:
+        """True when the driver must close TCP after writing :meth:`data_to_send` (the
+        connection failed, or the closing handshake is done)."""
+        return self._must_close
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send_text(self, data: str) -> None:
+        """Queue a text message."""
+        if not isinstance(data, str):
+            raise TypeError(f"send_text() needs a str, not {type(data).__name__}")
+        self._check_open()
+        self._send_message(OP_TEXT, data.encode())
+
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue a binary message."""
+        if not isinstance(data, _BYTES_LIKE):
+            raise TypeError(f"send_binary() needs bytes-like data, not {type(data).__name__}")
+        self._check_open()
+        self._send_message(OP_BINARY, data)
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Queue a ping (payload at most 125 bytes, RFC 6455 5.5)."""
+        self._send_control(OP_PING, payload)
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Queue an unsolicited pong (payload at most 125 bytes, RFC 6455 5.5.3)."""
+        self._send_control(OP_PONG, payload)
+
+    def send_close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 7.1.2).  ``ValueError`` for a code this client
+        may not send (RFC 6455 7.4) or a reason over 123 UTF-8 bytes."""
+        payload = self._close_payload(code, reason)
+        self._check_open()
+        self._queue_frame(OP_CLOSE, payload)
+        self._close_sent = True
+        self._expect_close = True
+        self.state = State.CLOSING
+
+    def fail(self, code: int = 1006, reason: str = "", exc: Exception | None = None) -> None:
+        """Fail the connection for a local reason (a timeout, the application...).  A close
+        frame with ``code`` is queued if the connection is OPEN and ``code`` is not 1006."""
+        if self.state is State.CLOSED:
+            return
+        if exc is None:
+            exc = ConnectionClosed(code, reason)
+        sent = 1006
+        if code != 1006:
+            payload = self._close_payload(code, reason)
+            if self.state is State.OPEN:
+                self._queue_frame(OP_CLOSE, payload)
+                sent = code
+        self._finish(sent, reason if sent != 1006 else "", clean=False, failure=exc)
+        self._events.append(ConnectionFailed(exc, sent))
+
+    # -- internals: handshake -----------------------------------------------------------------
+
+    def _receive_handshake(self, data: bytes) -> None:
+        parser = self._parser
+        assert parser is not None
+        try:
+            response = parser.feed(data)
+            if response is None:
+                return
+            self._accept(response)
+        except HandshakeError as exc:
+            self._fail_handshake(exc)
+            return
+        self._parser = None
+        self.state = State.OPEN
+        self._events.append(HandshakeComplete(self.subprotocol, self.extensions, response.headers))
+        if parser.leftover:
+            self._receive_frames(parser.leftover)
+
+    def _accept(self, response: HandshakeResponse) -> None:
+        """Apply the negotiated subprotocol and extensions (RFC 6455 4.1, 9.1; RFC 7692 7.1)."""
+        # The parser already rejected extensions that were not offered or chosen twice.
+        deflate: PerMessageDeflate | None = None
+        for _name, params in response.extensions:
+            deflate = negotiate(params)
+        self._deflate = deflate
+        self.subprotocol = response.subprotocol
+        self.extensions = (PerMessageDeflate.name,) if deflate is not None else ()
+
+    def _fail_handshake(self, exc: HandshakeError) -> None:
+        # No close frame can be sent before the upgrade: the code is 1006 (RFC 6455 7.1.7).
+        parser = self._parser
+        self._parser = None
+        if isinstance(exc, InvalidStatus) and parser is not None:
+            location = parser.redirect_location(exc)
+            if location is not None:
+                self._events.append(Redirect(exc.status, location))
+        self._finish(1006, "", clean=False, failure=exc)
+        self._events.append(ConnectionFailed(exc, 1006))
+
+    # -- internals: receiving frames ----------------------------------------------------------
+
+    def _receive_frames(self, data: bytes) -> None:
+        """Parse frames out of ``self._tail + data`` (RFC 6455 5.2)."""
+        if self._tail:
+            data = self._tail + data
+            self._tail = b""
+        end = len(data)
+        pos = 0
+        events = self._events
+        fast = self._fast and not self._close_sent
+        while pos < end:
+            remaining = self._frame_remaining
+            if remaining:
+                # Payload of the current data frame: consume what is there.
+                stop = pos + remaining if remaining <= end - pos else end
+                self._frame_remaining = remaining - (stop - pos)
+                if not self._data_chunk(data[pos:stop], self._frame_remaining == 0):
+                    return
+                pos = stop
+                continue
+            if fast and not self._msg_opcode:
+                # Fast path: complete, unfragmented, uncompressed text/binary frames < 126 bytes.
+                while pos + 1 < end:
+                    b0 = data[pos]
+                    length = data[pos + 1]
+                    if length > 125 or (b0 != 0x81 and b0 != 0x82):
+                        break
+                    stop = pos + 2 + length
+                    if stop > end:
+                        break
+                    if b0 == 0x82:
+                        events.append(BinaryMessage(data[pos + 2 : stop]))
+                    else:
+                        try:
+                            events.append(TextMessage(data[pos + 2 : stop].decode()))
+                        except UnicodeDecodeError:
+                            self._fail(ProtocolError("invalid UTF-8 in a text message", 1007))
+                            return
+                    pos = stop
+                if pos >= end:
+                    break
+            pos = self._frame_header(data, pos, end)
+            if pos < 0:
+                return
+
+    def _frame_header(self, data: bytes, pos: int, end: int) -> int:
+        """Handle the frame starting at ``pos``.  Returns the position after what was consumed,
+        ``end`` after keeping an incomplete frame in ``_tail``, or -1 when processing stops."""
+        avail = end - pos
+        if avail < 2:
+            self._tail = data[pos:]
+            return end
+        b0 = data[pos]
+        b1 = data[pos + 1]
+        opcode = b0 & 0x0F
+        fin = b0 & 0x80
+        rsv = b0 & 0x70
+        length = b1 & 0x7F
+        if b1 & 0x80:
+            return self._fail(ProtocolError("the server sent a masked frame (RFC 6455 5.1)"))
+        if opcode & 0x08:
+            # Control frame (RFC 6455 5.5).
+            if opcode > OP_PONG:
+                return self._fail(ProtocolError(f"reserved opcode {opcode:#x}"))
+            if rsv:
+                # RFC 6455 5.2 / RFC 7692 6: no extension defines RSV bits on control frames.
+                return self._fail(ProtocolError("RSV bits set on a control frame"))
+            if not fin:
+                return self._fail(ProtocolError("fragmented control frame"))
+            if length > 125:
+                return self._fail(ProtocolError("control frame payload over 125 bytes"))
+            stop = pos + 2 + length
+            if stop > end:
+                self._tail = data[pos:]
+                return end
+            return self._control(opcode, data[pos + 2 : stop], stop)
+        # Data frame.
+        if opcode > OP_BINARY:
+            return self._fail(ProtocolError(f"reserved opcode {opcode:#x}"))
+        if rsv & 0x30:
+            return self._fail(ProtocolError("RSV2/RSV3 set without a negotiated extension"))
+        if opcode:
+            if self._msg_opcode:
+                return self._fail(ProtocolError("new data frame inside a fragmented message"))
+            if rsv and self._deflate is None:
+                return self._fail(ProtocolError("RSV1 set without a negotiated extension"))
+            compressed = bool(rsv)
+        else:
+            if not self._msg_opcode:
+                return self._fail(ProtocolError("continuation frame without a message to continue"))
+            if rsv:
+                # RFC 7692 6.1: RSV1 marks only the first frame of a compressed message.
+                return self._fail(ProtocolError("RSV1 set on a continuation frame"))
+            compressed = self._msg_compressed
+        hlen = 2
+        if length == 126:
+            if avail < 4:
+                self._tail = data[pos:]
+                return end
+            length = _U16(data, pos + 2)[0]
+            hlen = 4
+        elif length == 127:
+            if avail < 10:
+                self._tail = data[pos:]
+                return end
+            length = _U64(data, pos + 2)[0]
+            hlen = 10
+            if length >> 63:
+                return self._fail(ProtocolError("64-bit length with the most significant bit set"))
+        if not self._close_sent:
+            # Limits are enforced on the header, before any payload is buffered.
+            if self._max_frame is not None and length > self._max_frame:
+                return self._fail(PayloadTooBig(f"frame of {length} bytes exceeds the limit"))
+            if (
+                not compressed
+                and self._max_message is not None
+                and (0 if opcode else self._msg_size) + length > self._max_message
+            ):
+                return self._fail(PayloadTooBig("message exceeds the size limit"))
+        if opcode:
+            self._msg_opcode = opcode
+            self._msg_compressed = compressed
+            self._msg_size = 0
+            if opcode == OP_TEXT:
+                self._utf8 = Utf8Decoder()
+        self._frame_fin = bool(fin)
+        self._frame_remaining = length
+        pos += hlen
+        if not length and not self._data_chunk(b"", True):
+            return -1
+        return pos
+
+    def _data_chunk(self, chunk: bytes, frame_end: bool) -> bool:
+        """Consume part of a data frame's payload; False when the connection failed."""
+        last = frame_end and self._frame_fin
+        if self._close_sent:
+            # RFC 6455 5.5.1 / issue: once closing, data frames are not processed.
+            if last:
+                self._msg_opcode = 0
+            return True
+        if self._msg_compressed:
+            assert self._deflate is not None
+            budget = None if self._max_message is None else self._max_message - self._msg_size
+            try:
+                chunk = self._deflate.decode(chunk, last, budget)
+            except ProtocolError as exc:
+                self._fail(exc)
+                return False
+            if budget is not None and len(chunk) > budget:  # pragma: no cover - decode bounds it
+                self._fail(PayloadTooBig("message exceeds the size limit"))
+                return False
+        self._msg_size += len(chunk)
+        utf8 = self._utf8
+        if self._msg_opcode == OP_TEXT:
+            assert utf8 is not None
+            try:
+                text = utf8.decode(chunk, last)
+            except UnicodeDecodeError:
+                # RFC 6455 8.1: fail as soon as the bytes cannot be valid UTF-8.
+                self._fail(ProtocolError("invalid UTF-8 in a text message", 1007))
+                return False
+            if text:
+                self._text_parts.append(text)
+            if last:
+                parts = self._text_parts
+                self._events.append(TextMessage(parts[0] if len(parts) == 1 else "".join(parts)))
+                self._text_parts = []
+                self._utf8 = None
+                self._msg_opcode = 0
+        else:
+            if chunk:
+                self._msg_parts.append(chunk)
+            if last:
+                self._events.append(BinaryMessage(b"".join(self._msg_parts)))
+                self._msg_parts = []
+                self._msg_opcode = 0
+        return True
+
+    def _control(self, opcode: int, payload: bytes, stop: int) -> int:
+        if opcode == OP_PING:
+            self._events.append(Ping(payload))
+            if not self._close_sent:
+                self._queue_frame(OP_PONG, payload)  # RFC 6455 5.5.2
+            return stop
+        if opcode == OP_PONG:
+            self._events.append(Pong(payload))
+            return stop
+        try:
+            code, reason = parse_close_payload(payload)
+        except ProtocolError as exc:
+            return self._fail(exc)
+        self._events.append(CloseReceived(code, reason))
+        if not self._close_sent:
+            # RFC 6455 5.5.1: answer with a close frame, echoing the status code.
+            self._queue_frame(OP_CLOSE, encode_close_payload(None if code == 1005 else code))
+            self._close_sent = True
+        # RFC 6455 5.5.1: nothing follows a close frame; the closing handshake is complete.
+        self._finish(code, reason, clean=True, failure=None)
+        return -1
+
+    def _fail(self, exc: ProtocolError) -> int:
+        """Fail the connection for the peer's mistake (RFC 6455 7.1.7); returns -1."""
+        if self._close_sent:
+            code, reason = 1006, ""
+        else:
+            code, reason = exc.code, _truncate_reason(str(exc))
+            self._queue_frame(OP_CLOSE, encode_close_payload(code, reason))
+        self._finish(code, reason, clean=False, failure=exc)
+        self._events.append(ConnectionFailed(exc, code))
+        return -1
+
+    def _finish(self, code: int, reason: str, *, clean: bool, failure: Exception | None) -> None:
+        self._close_sent = True
+        self.state = State.CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        self.was_clean = clean
+        self.failure = failure
+        self._expect_close = True
+        self._must_close = True
+        self._tail = b""
+        self._msg_parts = []
+        self._text_parts = []
+
+    # -- internals: sending -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send: the connection is {self.state.name}")
+
+    @staticmethod
+    def _close_payload(code: int, reason: str) -> bytes:
+        if not isinstance(code, int) or not isinstance(reason, str):
+            raise TypeError("close code must be an int and reason a str")
+        if not is_sendable_close_code(code):
+            raise ValueError(f"close code {code} may not be sent (RFC 6455 7.4)")
+        payload = encode_close_payload(code, reason)
+        if len(payload) > 125:
+            raise ValueError("close reason is longer than 123 UTF-8 bytes")
+        return payload
+
+    def _send_control(self, opcode: int, payload: bytes) -> None:
+        if not isinstance(payload, _BYTES_LIKE):
+            raise TypeError(f"payload must be bytes-like, not {type(payload).__name__}")
+        if len(payload) > 125:
+            raise ValueError("control frame payload over 125 bytes (RFC 6455 5.5)")
+        self._check_open()
+        self._queue_frame(opcode, payload)
+
+    def _send_message(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
+        rsv1 = False
+        if self._deflate is not None:
+            payload = self._deflate.encode(bytes(payload))
+            rsv1 = True  # RFC 7692 6: RSV1 on the (only) frame of a compressed message
+        self._queue_frame(opcode, payload, rsv1)
+
+    def _queue_frame(
+        self, opcode: int, payload: bytes | bytearray | memoryview, rsv1: bool = False
+    ) -> None:
+        # RFC 6455 5.3: every client frame is masked with a fresh, unpredictable key.
+        mask = self._mask_source(4)
+        self._out.append(encode_header(opcode, len(payload), rsv1=rsv1, mask=mask))
+        if payload:
+            self._out.append(apply_mask(payload, mask))
