@@ -310,6 +310,8 @@ class ResponseParser:
         """
         if self._done:
             raise RuntimeError("the handshake response was already parsed or rejected")
+        if not data:  # h11 would take b"" for the end of the stream
+            return None
         self._conn.receive_data(bytes(data))
         return self._process()
 
