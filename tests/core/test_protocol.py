@@ -31,7 +31,7 @@ from qtws.errors import (
     ProtocolError,
 )
 
-Peer = Any  # the conftest helper object
+from .conftest import Peer
 
 # -- opening handshake ---------------------------------------------------------------------------
 
@@ -60,6 +60,8 @@ def test_request_queued_at_construction(peer: Peer) -> None:
     ):
         assert line in request
     assert client.data_to_send() == b""
+    client.receive_data(b"")  # nothing received is not EOF
+    assert client.events_received() == [] and client.state is State.CONNECTING
     with pytest.raises(InvalidState):
         client.send_text("too early")
     assert not client.close_expected() and not client.should_close_transport()
