@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from websockets.sync.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
 from qtws.core.deflate import PerMessageDeflate, negotiate, offer_header
 from qtws.core.handshake import (
@@ -637,7 +638,9 @@ def _reject(ws: ServerConnection, request: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, int]]:
-    with serve(_greet, "127.0.0.1", 0, process_request=_reject, subprotocols=["chat"]) as srv:
+    with serve(
+        _greet, "127.0.0.1", 0, process_request=_reject, subprotocols=[Subprotocol("chat")]
+    ) as srv:
         thread = threading.Thread(target=srv.serve_forever, daemon=True)
         thread.start()
         yield srv.socket.getsockname()[:2]
