@@ -13,12 +13,23 @@ exception catch it themselves.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
-__all__ = ["AddrInfo", "EventLoopProxy", "Handle", "ResolveCallback", "report_exception"]
+__all__ = [
+    "AddrInfo",
+    "EventLoopProxy",
+    "Handle",
+    "ResolveCallback",
+    "Resolver",
+    "default_resolver",
+    "report_exception",
+    "resolve_in_thread",
+]
 
 _log = logging.getLogger("qtws.loop")
 
@@ -28,6 +39,8 @@ AddrInfo = tuple[
 ]
 # Called on the proxy's thread with the resolved addresses, or the exception (socket.gaierror...).
 ResolveCallback = Callable[[list[AddrInfo] | BaseException], None]
+# A blocking name resolver, run off the loop's thread: (host, port) -> addresses, or raises.
+Resolver = Callable[[str, int], list[AddrInfo]]
 
 
 class Handle(Protocol):
@@ -40,6 +53,95 @@ class Handle(Protocol):
 def report_exception(where: str, exc: BaseException) -> None:
     """Log an exception that a proxy caught at its barrier (it must not reach the loop)."""
     _log.error("exception in %s", where, exc_info=exc)
+
+
+def default_resolver(host: str, port: int) -> list[AddrInfo]:
+    """``socket.getaddrinfo(host, port, type=SOCK_STREAM)``: every address, IPv6 and IPv4."""
+    return cast(list[AddrInfo], socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+
+class _ResolveHandle:
+    """A pending resolution; ``cancel()`` drops the result (the lookup itself cannot stop)."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _ResolverPool:
+    """A few daemon threads running blocking lookups.
+
+    Daemon threads, unlike ``ThreadPoolExecutor``'s, never delay interpreter exit when a DNS
+    query hangs.  Threads are started on demand up to ``max_workers`` and then reused.
+    """
+
+    def __init__(self, max_workers: int = 8) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._workers = 0
+        self._max = max_workers
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.put(job)
+            if self._idle > 0 or self._workers >= self._max:
+                return
+            self._workers += 1
+        threading.Thread(target=self._work, name="qtws-resolver", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            try:
+                job()
+            except BaseException as exc:  # a job never kills its worker
+                report_exception("resolver thread", exc)
+
+
+_pool = _ResolverPool()
+
+
+def resolve_in_thread(
+    proxy: EventLoopProxy,
+    host: str,
+    port: int,
+    callback: ResolveCallback,
+    resolver: Resolver = default_resolver,
+) -> Handle:
+    """Run ``resolver(host, port)`` on a daemon thread and deliver the addresses (or the
+    exception) to ``callback`` on ``proxy``'s thread through ``call_soon_threadsafe``.
+
+    Cancelling the handle before delivery drops the result; the check happens on the proxy's
+    thread, so a cancelled callback never runs.
+    """
+    handle = _ResolveHandle()
+
+    def deliver(result: list[AddrInfo] | BaseException) -> None:
+        if not handle.cancelled:
+            handle.cancelled = True  # one delivery, and cancel() afterwards stays harmless
+            callback(result)
+
+    def job() -> None:
+        if handle.cancelled:
+            return
+        result: list[AddrInfo] | BaseException
+        try:
+            result = resolver(host, port)
+        except Exception as exc:
+            result = exc
+        proxy.call_soon_threadsafe(lambda: deliver(result))
+
+    _pool.submit(job)
+    return handle
 
 
 class EventLoopProxy(ABC):
