@@ -1,0 +1,212 @@
+"""Command line and start-up of the chat demo.
+
+::
+
+    python -m demo_app                      # embedded server + one chat window
+    python -m demo_app --windows 3          # three windows (alice, bob, carol): see broadcast
+    python -m demo_app --url ws://host:port # join another server (an echo server works too)
+    python -m demo_app --serve [PORT]       # only the chat server, until Ctrl-C
+    python -m demo_app --headless [--screenshot PATH]   # scripted session, PNG, exit code
+
+With no display (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, or ``QT_QPA_PLATFORM``
+set to ``offscreen``) the demo says so and runs the scripted session instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+NICKS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
+MAX_WINDOWS = 8
+
+
+def _ws_url(value: str) -> str:
+    if not value.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a ws:// or wss:// URL")
+    return value
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range")
+    return port
+
+
+def _windows(value: str) -> int:
+    n = int(value)
+    if not 1 <= n <= MAX_WINDOWS:
+        raise argparse.ArgumentTypeError(f"--windows takes 1 to {MAX_WINDOWS}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m demo_app",
+        description="qtws chat demo: PyQt6 chat windows over an embedded websockets server.",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", type=_ws_url, help="join this server instead of starting one (ws:// or wss://)"
+    )
+    where.add_argument(
+        "--serve",
+        nargs="?",
+        const=0,
+        type=_port,
+        metavar="PORT",
+        help="run only the chat server (on PORT, default: a free one) until Ctrl-C",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address the server binds (127.0.0.1)")
+    p.add_argument("--windows", type=_windows, default=1, metavar="N", help="open N windows")
+    p.add_argument("--nick", help="nickname of the first window (default: alice)")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the scripted two-client session offscreen and exit (automatic with no display)",
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PATH",
+        help="where the scripted session saves its PNG (default: ./qtws-demo.png)",
+    )
+    return p
+
+
+def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None) -> str:
+    """Why no window can be shown, or "" when a display looks available."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa:
+        name = qpa.split(":")[0]
+        if name in ("offscreen", "minimal", "vnc"):
+            return f"QT_QPA_PLATFORM={qpa} shows no window"
+        return ""  # the user picked a platform plugin: trust it
+    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
+        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
+    ):
+        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    return ""
+
+
+def window_nicks(count: int, first: str | None) -> list[str]:
+    """``count`` distinct nicks, starting with ``first`` when given."""
+    nicks = [first] if first else []
+    nicks += [n for n in NICKS if n not in nicks]
+    while len(nicks) < count:
+        nicks.append(f"guest{len(nicks) + 1}")
+    return nicks[:count]
+
+
+def serve(host: str, port: int) -> int:
+    """``--serve``: the chat server alone, logging to stdout, until Ctrl-C."""
+    from .server import ChatServer
+
+    server = ChatServer(host, port, log=lambda line: print(line, flush=True))
+    try:
+        url = server.start()
+    except OSError as exc:
+        print(f"cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"join with: python -m demo_app --url {url}   (Ctrl-C stops the server)", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
+    """Open the windows (and the embedded server unless ``url`` is given); run until closed."""
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    import qtws
+
+    from .headless import spin
+    from .server import ChatServer
+    from .window import ChatWindow, default_config
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("qtws chat demo")
+    app.setStyle("Fusion")
+
+    server: ChatServer | None = None
+    config = default_config()
+    if url is None:
+        server = ChatServer(host)
+        try:
+            url = server.start()
+        except OSError as exc:
+            print(f"cannot start the chat server: {exc}", file=sys.stderr)
+            return 1
+        print(f"embedded chat server on {url}", flush=True)
+        print(
+            f"more clients: python -m demo_app --url {url}   (the Server menu stops/starts it)",
+            flush=True,
+        )
+        # Our own server is on the loopback interface: never route it through a proxy.
+        config = qtws.Config(ping_interval=2.0, ping_timeout=10.0, proxy=None,
+                             reconnect=config.reconnect)  # fmt: skip
+
+    windows = [ChatWindow(url, nick, config=config, server=server) for nick in nicks]
+    screen = app.primaryScreen()
+    area = screen.availableGeometry() if screen is not None else None
+    for i, w in enumerate(windows):
+        if area is not None:
+            x = area.left() + 40 + i * 48
+            y = area.top() + 40 + i * 36
+            w.move(min(x, max(area.left(), area.right() - w.width())), y)
+        w.show()
+    windows[0].raise_()
+    windows[0].activateWindow()
+
+    # Qt's loop runs C++ code; a short timer lets Python notice Ctrl-C in the terminal.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    nudge = QTimer()
+    nudge.timeout.connect(lambda: None)
+    nudge.start(200)
+
+    rc = app.exec()
+
+    for w in windows:
+        w.close()
+    end = time.monotonic() + 2.0  # give the closing handshakes a moment
+    while time.monotonic() < end and any(
+        w.ws.ready_state != qtws.ReadyState.CLOSED for w in windows
+    ):
+        spin(10)
+    if server is not None:
+        server.stop(abrupt=True)
+    return rc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m demo_app``."""
+    args = build_parser().parse_args(argv)
+    if args.serve is not None:
+        return serve(args.host, args.serve)
+
+    headless = args.headless
+    problem = display_problem()
+    if not headless and problem:
+        print(f"{problem}: running the scripted headless session instead.", flush=True)
+        if args.url:
+            print("(--url is ignored there: the session uses its own embedded server)")
+        headless = True
+    if headless:
+        # Rendered offscreen in every case: this session never shows a window.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from .headless import DEFAULT_SCREENSHOT, run_scripted_session
+
+        return run_scripted_session(args.screenshot or DEFAULT_SCREENSHOT)
+
+    if args.screenshot:
+        print("--screenshot is used by the headless session only (add --headless)")
+    return run_gui(args.url, args.host, window_nicks(args.windows, args.nick))

@@ -1,0 +1,522 @@
+"""The chat window: one :class:`qtws.WebSocket`, a history, a presence list and a status bar.
+
+Everything the window learns comes from the WebSocket's signals: ``opened`` (send our
+``join``, again after every reconnect), ``text_message`` (decoded with
+:mod:`demo_app.protocol`), ``state_changed``, ``reconnecting`` (attempt and delay, shown as a
+countdown), ``error``, ``closed`` and ``pong_received`` (the live round-trip time). What is
+typed while the connection is down goes to qtws's outbox and is sent after the reconnect.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QFontDatabase,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PyQt6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStatusBar,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+import qtws
+
+from . import protocol
+from .server import ChatServer
+
+# Own messages in blue on a light-blue band; others get a stable colour picked from the nick.
+OWN_COLOR = "#1d4ed8"
+OWN_BACKGROUND = "#eaf1fe"
+NICK_COLORS = ("#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490", "#4d7c0f", "#a21caf")
+SYSTEM_COLOR = "#6b7280"
+ERROR_COLOR = "#b91c1c"
+ERROR_BACKGROUND = "#fdecec"
+STATE_COLORS = {
+    "connecting": "#d97706",
+    "open": "#16a34a",
+    "reconnecting": "#d97706",
+    "closing": "#d97706",
+    "closed": "#dc2626",
+}
+
+DEFAULT_SIZE = QSize(720, 480)
+
+
+def default_config() -> qtws.Config:
+    """Keep-alive every 2 s (a live round-trip time) and reconnection within 5 s at most."""
+    return qtws.Config(
+        ping_interval=2.0,
+        ping_timeout=10.0,
+        reconnect=qtws.ReconnectPolicy(initial_delay=0.5, max_delay=5.0),
+    )
+
+
+def nick_color(nick: str, own: bool = False) -> str:
+    """The colour of ``nick`` in the history and the presence list."""
+    if own:
+        return OWN_COLOR
+    return NICK_COLORS[zlib.crc32(nick.encode()) % len(NICK_COLORS)]
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One line of the history; ``kind`` is chat, own, system, error, echo or text."""
+
+    kind: str
+    time: datetime
+    nick: str
+    text: str
+
+    def __str__(self) -> str:
+        stamp = self.time.strftime("%H:%M:%S")
+        if self.kind in ("chat", "own", "echo"):
+            return f"{stamp}  {self.nick}: {self.text}"
+        if self.kind == "error":
+            return f"{stamp}  ! {self.text}"
+        return f"{stamp}  * {self.text}"
+
+
+class ChatWindow(QMainWindow):
+    """A chat client window connected to ``url`` as ``nick``.
+
+    ``server``: the embedded :class:`ChatServer`, if any; the window then offers a *Server*
+    menu to stop and restart it, which is how the reconnect behaviour is shown.
+    """
+
+    line_added = pyqtSignal(object)  # ChatLine
+    presence_changed = pyqtSignal(list)  # list[str]
+
+    def __init__(
+        self,
+        url: str,
+        nick: str,
+        *,
+        config: qtws.Config | None = None,
+        server: ChatServer | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.url = url
+        self.nick = protocol.clean_nick(nick) or "guest"
+        self.server = server
+        self.lines: list[ChatLine] = []
+        self._nicks: list[str] = []
+        self._state = "connecting"
+        self._attempt = 0
+        self._retry_at = 0.0
+        self._queued = 0
+        self._ever_opened = False
+        self._echo_noted = False
+        self._seen_ids: set[str] = set()
+
+        self._build_ui()
+        self._update_title()
+
+        self.ws = qtws.WebSocket(url, config=config or default_config(), parent=self)
+        self.ws.opened.connect(self._on_opened)
+        self.ws.text_message.connect(self._on_text)
+        self.ws.binary_message.connect(self._on_binary)
+        self.ws.error.connect(self._on_error)
+        self.ws.closed.connect(self._on_closed)
+        self.ws.state_changed.connect(self._on_state_changed)
+        self.ws.reconnecting.connect(self._on_reconnecting)
+        self.ws.pong_received.connect(self._on_pong)
+
+        # Refreshes the "next try in N s" countdown and the Server menu.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(200)
+        self._ticker.timeout.connect(self._tick)
+        self._ticker.start()
+
+        self._set_status("connecting", f"Connecting to {url} …")
+        self._add("system", f"connecting to {url} as {self.nick}")
+        self.ws.open()
+
+    # -- widgets ------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.resize(DEFAULT_SIZE)
+        self.setMinimumSize(QSize(420, 300))
+        base = QFontDatabase.systemFont(QFontDatabase.SystemFont.GeneralFont)
+
+        header = QFrame()
+        header.setObjectName("header")
+        header.setStyleSheet(
+            "#header { background: #1e293b; } #header QLabel { color: #e2e8f0; }"
+            "#header QLineEdit { background: #334155; color: #f8fafc; border: 1px solid #475569;"
+            " border-radius: 4px; padding: 2px 6px; }"
+        )
+        hl = QHBoxLayout(header)
+        hl.setContentsMargins(12, 8, 12, 8)
+        title = QLabel("qtws chat")
+        title_font = QFont(base)
+        title_font.setPointSizeF(base.pointSizeF() * 1.25)
+        title_font.setBold(True)
+        title.setFont(title_font)
+        self.url_label = QLabel(self.url)
+        self.url_label.setStyleSheet("color: #94a3b8;")
+        self.nick_edit = QLineEdit(self.nick)
+        self.nick_edit.setMaxLength(protocol.MAX_NICK)
+        self.nick_edit.setFixedWidth(140)
+        self.nick_edit.setToolTip("Your nickname: edit and press Enter to change it")
+        self.nick_edit.returnPressed.connect(self._on_nick_edited)
+        hl.addWidget(title)
+        hl.addSpacing(8)
+        hl.addWidget(self.url_label, 1)
+        hl.addWidget(QLabel("Nick:"))
+        hl.addWidget(self.nick_edit)
+
+        self.history = QTextBrowser()
+        self.history.setOpenExternalLinks(False)
+        self.history.setFrameShape(QFrame.Shape.NoFrame)
+        self.history.setStyleSheet("QTextBrowser { background: #ffffff; color: #111827; }")
+        history_font = QFont(base)
+        history_font.setPointSizeF(base.pointSizeF() * 1.05)
+        self.history.setFont(history_font)
+        self.history.document().setDocumentMargin(10)  # type: ignore[union-attr]
+
+        self.input = QLineEdit()
+        self.input.setPlaceholderText("Type a message and press Enter")
+        self.input.setMaxLength(protocol.MAX_TEXT)
+        self.input.returnPressed.connect(self.send_input)
+        self.input.setStyleSheet("QLineEdit { padding: 5px 8px; }")
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.send_input)
+
+        input_row = QHBoxLayout()
+        input_row.setContentsMargins(8, 6, 8, 8)
+        input_row.addWidget(self.input, 1)
+        input_row.addWidget(self.send_button)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(0)
+        ll.addWidget(self.history, 1)
+        ll.addLayout(input_row)
+
+        right = QWidget()
+        right.setObjectName("presence")
+        right.setStyleSheet("#presence { background: #f1f5f9; }")
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(10, 10, 10, 10)
+        self.presence_label = QLabel("Online")
+        bold = QFont(base)
+        bold.setBold(True)
+        self.presence_label.setFont(bold)
+        self.presence_list = QListWidget()
+        self.presence_list.setFrameShape(QFrame.Shape.NoFrame)
+        self.presence_list.setStyleSheet("QListWidget { background: transparent; }")
+        self.presence_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        rl.addWidget(self.presence_label)
+        rl.addWidget(self.presence_list, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([540, 180])
+        splitter.setChildrenCollapsible(False)
+
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(header)
+        cl.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        self.state_dot = QLabel("●")
+        self.status_label = QLabel()
+        self.rtt_label = QLabel("RTT —")
+        self.rtt_label.setToolTip("Round-trip time of the last keep-alive ping")
+        self.queue_label = QLabel()
+        status = QStatusBar()
+        self.setStatusBar(status)
+        status.addWidget(self.state_dot)
+        status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.queue_label)
+        status.addPermanentWidget(self.rtt_label)
+
+        if self.server is not None:
+            menu = QMenu("&Server", self)
+            self.menuBar().addMenu(menu)  # type: ignore[union-attr]
+            self.stop_action = QAction("&Stop server (clients see 1001 going away)", self)
+            self.stop_action.triggered.connect(lambda: self._stop_server(abrupt=False))
+            self.kill_action = QAction("&Kill server (drop TCP, no closing handshake)", self)
+            self.kill_action.triggered.connect(lambda: self._stop_server(abrupt=True))
+            self.start_action = QAction("S&tart server again", self)
+            self.start_action.triggered.connect(self._start_server)
+            menu.addActions([self.stop_action, self.kill_action, self.start_action])
+        self.input.setFocus()
+
+    # -- what tests and the scripted session read -----------------------------------------
+
+    def presence(self) -> list[str]:
+        """The nicks the presence list shows."""
+        return list(self._nicks)
+
+    def status_text(self) -> str:
+        """The status bar's text."""
+        return self.status_label.text()
+
+    @property
+    def state(self) -> str:
+        """connecting, open, reconnecting, closing or closed."""
+        return self._state
+
+    def chat_texts(self) -> list[str]:
+        """``nick: text`` of every chat line received so far."""
+        return [f"{ln.nick}: {ln.text}" for ln in self.lines if ln.kind in ("chat", "own")]
+
+    # -- actions ------------------------------------------------------------------------
+
+    def send_input(self) -> None:
+        """Send what the input line holds (Enter or the Send button)."""
+        text = self.input.text().strip()
+        if not text:
+            return
+        try:
+            self.ws.send(protocol.encode_say(text))
+        except (qtws.WebSocketError, OSError) as exc:
+            # Closed for good, or the outbox is full: keep the text so nothing is lost.
+            self._add("error", f"not sent: {exc}")
+            return
+        self.input.clear()
+        if self.ws.ready_state != qtws.ReadyState.OPEN:
+            self._queued += 1
+            self._add("system", f"queued until the connection is back: {text}")
+            self._update_queue()
+
+    def _on_nick_edited(self) -> None:
+        nick = protocol.clean_nick(self.nick_edit.text())
+        if not nick or nick == self.nick:
+            self.nick_edit.setText(self.nick)
+            return
+        self.nick = nick
+        self._update_title()
+        if self.ws.ready_state == qtws.ReadyState.OPEN:
+            self.ws.send(protocol.encode_join(nick))
+        self.input.setFocus()
+
+    def _stop_server(self, abrupt: bool) -> None:
+        if self.server is not None and self.server.running:
+            self._add("system", "killing the server" if abrupt else "stopping the server")
+            # wait=False: our own socket must keep answering while the server says goodbye.
+            self.server.stop(abrupt=abrupt, wait=False)
+
+    def _start_server(self) -> None:
+        if self.server is None or self.server.running:
+            return
+        try:
+            self.server.start()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            self._add("error", f"cannot start the server: {exc}")
+        else:
+            self._add("system", f"server started again on {self.server.url}")
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        """Say goodbye to the server with a clean close (1000)."""
+        if self.ws.ready_state != qtws.ReadyState.CLOSED:
+            self.ws.close(1000, "window closed")
+        self._ticker.stop()
+        super().closeEvent(event)
+
+    # -- WebSocket signals --------------------------------------------------------------
+
+    def _on_opened(self) -> None:
+        self.ws.send(protocol.encode_join(self.nick))
+        if self._ever_opened:
+            self._add("system", "reconnected")
+        else:
+            self._add("system", "connected")
+        self._ever_opened = True
+        self._attempt = 0
+        self._queued = 0
+        self._update_queue()
+        self._set_status("open", f"Connected to {self.url}")
+
+    def _on_state_changed(self, state: object) -> None:
+        if state == qtws.ReadyState.CONNECTING:
+            # After a lost connection `reconnecting` follows at once and takes over the bar.
+            if self._state != "reconnecting":
+                self._set_status("connecting", f"Connecting to {self.url} …")
+        elif state == qtws.ReadyState.OPEN:
+            self._set_status("open", f"Connected to {self.url}")
+        elif state == qtws.ReadyState.CLOSING:
+            self._set_status("closing", "Closing …")
+
+    def _on_reconnecting(self, attempt: int, delay: float) -> None:
+        self._attempt = attempt
+        self._retry_at = time.monotonic() + delay
+        self._add("system", f"connection lost; reconnect attempt {attempt} in {delay:.1f} s")
+        self._show_countdown()
+        self.rtt_label.setText("RTT —")
+
+    def _on_error(self, exc: object) -> None:
+        self._add("error", f"connection error: {exc}")
+
+    def _on_closed(self, event: object) -> None:
+        code = getattr(event, "code", 1006)
+        reason = getattr(event, "reason", "") or "no reason given"
+        clean = "clean" if getattr(event, "was_clean", False) else "not clean"
+        self._set_status("closed", f"Closed (code {code}, {reason}, {clean})")
+        self._add("system", f"closed: code {code}, {reason}")
+        self.rtt_label.setText("RTT —")
+        self._nicks = []
+        self._refresh_presence()
+
+    def _on_pong(self, payload: bytes, rtt: float) -> None:
+        self.rtt_label.setText(f"RTT {rtt * 1000:.1f} ms")
+
+    def _on_binary(self, data: bytes) -> None:
+        self._add("error", f"unexpected binary message ({len(data)} bytes) ignored")
+
+    def _on_text(self, raw: str) -> None:
+        event = protocol.parse_server_message(raw)
+        if isinstance(event, protocol.Chat):
+            if event.id is not None:
+                if event.id in self._seen_ids:
+                    return  # replayed after a (re)join and already shown
+                self._seen_ids.add(event.id)
+            stamp = event.time.astimezone() if event.time else datetime.now().astimezone()
+            kind = "own" if event.nick == self.nick else "chat"
+            self._add(kind, event.text, nick=event.nick, when=stamp)
+        elif isinstance(event, protocol.Presence):
+            self._nicks = list(event.nicks)
+            self._refresh_presence()
+        elif isinstance(event, protocol.Joined):
+            if event.nick != self.nick:
+                self._add("system", f"{event.nick} joined")
+        elif isinstance(event, protocol.Left):
+            self._add("system", f"{event.nick} left")
+        elif isinstance(event, protocol.EchoedJoin):
+            if not self._echo_noted:
+                self._add("system", "the server echoed our join: this is an echo server")
+                self._echo_noted = True
+            self._nicks = [self.nick]
+            self._refresh_presence()
+        elif isinstance(event, protocol.EchoedMessage):
+            self._add("echo", event.text, nick=f"{self.nick} (echo)")
+        elif isinstance(event, protocol.PlainText):
+            self._add("text", f"server says: {event.text}")
+        else:
+            self._add("error", f"bad message from the server: {event.problem}: {event.raw}")
+
+    # -- view helpers -------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.nick} — qtws chat — {self.url}")
+        self.nick_edit.setText(self.nick)
+
+    def _set_status(self, state: str, text: str) -> None:
+        self._state = state
+        self.state_dot.setStyleSheet(f"color: {STATE_COLORS[state]}; padding-left: 6px;")
+        self.status_label.setText(text)
+
+    def _show_countdown(self) -> None:
+        left = self._retry_at - time.monotonic()
+        if left > 0:
+            text = f"Reconnecting (attempt {self._attempt}, next try in {left:.1f} s)"
+        else:
+            text = f"Reconnecting (attempt {self._attempt}, connecting …)"
+        self._set_status("reconnecting", text)
+
+    def _tick(self) -> None:
+        if self._state == "reconnecting":
+            self._show_countdown()
+        if self.server is not None:
+            running = self.server.running
+            self.stop_action.setEnabled(running)
+            self.kill_action.setEnabled(running)
+            self.start_action.setEnabled(not running)
+
+    def _update_queue(self) -> None:
+        self.queue_label.setText(f"{self._queued} queued" if self._queued else "")
+
+    def _refresh_presence(self) -> None:
+        self.presence_list.clear()
+        for nick in self._nicks:
+            own = nick == self.nick
+            item = QListWidgetItem(f"●  {nick}" + ("  (you)" if own else ""))
+            item.setForeground(QColor(nick_color(nick, own)))
+            if own:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.presence_list.addItem(item)
+        self.presence_label.setText(f"Online ({len(self._nicks)})")
+        self.presence_changed.emit(list(self._nicks))
+
+    def _add(self, kind: str, text: str, *, nick: str = "", when: datetime | None = None) -> None:
+        line = ChatLine(kind, when or datetime.now().astimezone(), nick, text)
+        self.lines.append(line)
+        self._render(line)
+        self.line_added.emit(line)
+
+    def _render(self, line: ChatLine) -> None:
+        doc = self.history.document()
+        assert doc is not None
+        cursor = QTextCursor(doc)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        block = QTextBlockFormat()
+        block.setTopMargin(2)
+        block.setBottomMargin(2)
+        if line.kind == "own":
+            block.setBackground(QColor(OWN_BACKGROUND))
+        elif line.kind == "error":
+            block.setBackground(QColor(ERROR_BACKGROUND))
+        plain = QTextCharFormat()
+        plain.setForeground(QColor("#111827"))
+        stamp = QTextCharFormat()
+        stamp.setForeground(QColor("#9ca3af"))
+        stamp.setFontFamilies(["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
+        stamp.setFontPointSize(self.history.font().pointSizeF() * 0.85)
+
+        if doc.isEmpty():
+            cursor.setBlockFormat(block)
+        else:
+            cursor.insertBlock(block)
+        cursor.insertText(line.time.strftime("%H:%M:%S") + "  ", stamp)
+        if line.kind in ("chat", "own", "echo"):
+            who = QTextCharFormat()
+            who.setFontWeight(QFont.Weight.Bold)
+            who.setForeground(QColor(nick_color(line.nick, line.kind != "chat")))
+            cursor.insertText(line.nick, who)
+            cursor.insertText("  " + line.text, plain)
+        else:
+            note = QTextCharFormat()
+            if line.kind == "error":
+                note.setForeground(QColor(ERROR_COLOR))
+            else:
+                note.setForeground(QColor(SYSTEM_COLOR))
+                note.setFontItalic(line.kind == "system")
+            cursor.insertText(line.text, note)
+        bar = self.history.verticalScrollBar()
+        if bar is not None:
+            bar.setValue(bar.maximum())

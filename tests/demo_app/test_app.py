@@ -1,0 +1,110 @@
+"""The command line: options, display detection, the headless run and ``--serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PyQt6.QtGui import QImage
+from websockets.sync.client import connect
+
+from demo_app.app import build_parser, display_problem, window_nicks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_options_parse() -> None:
+    args = build_parser().parse_args(["--url", "wss://example.org/chat", "--windows", "3"])
+    assert (args.url, args.windows, args.serve) == ("wss://example.org/chat", 3, None)
+    assert build_parser().parse_args(["--serve"]).serve == 0
+    assert build_parser().parse_args(["--serve", "8765"]).serve == 8765
+    for bad in (["--url", "http://x"], ["--windows", "0"], ["--serve", "1", "--url", "ws://x"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(bad)
+
+
+def test_window_nicks() -> None:
+    assert window_nicks(3, None) == ["alice", "bob", "carol"]
+    assert window_nicks(2, "bob") == ["bob", "alice"]
+
+
+def test_display_detection() -> None:
+    assert "no display" in display_problem({}, "linux")
+    assert display_problem({"DISPLAY": ":0"}, "linux") == ""
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert "offscreen" in display_problem(
+        {"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux"
+    )
+    assert display_problem({"QT_QPA_PLATFORM": "xcb"}, "linux") == ""
+    assert display_problem({}, "darwin") == ""
+
+
+def _distinct_colors(image: QImage) -> int:
+    step = 4
+    return len(
+        {
+            image.pixel(x, y)
+            for x in range(0, image.width(), step)
+            for y in range(0, image.height(), step)
+        }
+    )
+
+
+def test_headless_session_writes_a_real_screenshot(tmp_path: Path) -> None:
+    png = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-m", "demo_app", "--headless", "--screenshot", str(png)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=45,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "bob: Hi Alice" in out.stdout
+    assert re.search(r"\[  bob\] .*alice: I typed this while the server was down", out.stdout)
+    image = QImage(str(png))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (720, 480)
+    assert _distinct_colors(image) > 20
+
+
+def test_no_display_falls_back_to_the_headless_session(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    png = tmp_path / "auto.png"
+    out = subprocess.run(
+        [sys.executable, "-m", "demo_app", "--screenshot", str(png)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=45,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no display" in out.stdout
+    assert png.exists()
+
+
+def test_serve_runs_only_the_server_until_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "demo_app", "--serve"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = ""
+        for line in proc.stdout:
+            match = re.search(r"--url (ws://\S+)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, proc.stderr.read() if proc.stderr else ""
+        with connect(url) as ws:
+            ws.send(json.dumps({"type": "join", "nick": "zoe"}))
+            assert json.loads(ws.recv(timeout=5)) == {"type": "joined", "nick": "zoe"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,155 @@
+"""The chat window driven like a person would, against the real embedded server."""
+
+from __future__ import annotations
+
+import pytest
+from PyQt6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from demo_app.server import ChatServer
+from demo_app.window import ChatWindow
+from tests.servers import ws_server
+
+from .conftest import WindowFactory, joined
+
+
+def type_enter(qtbot: QtBot, window: ChatWindow, text: str) -> None:
+    qtbot.keyClicks(window.input, text)
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+
+
+def test_enter_sends_and_the_other_window_shows_it(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    alice, bob = make_window("alice"), make_window("bob")
+    qtbot.waitUntil(joined(alice, bob))
+    assert alice.state == "open"
+    assert "Connected" in alice.status_text()
+    assert "alice" in alice.windowTitle() and alice.url in alice.windowTitle()
+
+    type_enter(qtbot, alice, "hello bob, how are you?")
+    qtbot.waitUntil(lambda: "alice: hello bob, how are you?" in bob.chat_texts())
+    qtbot.waitUntil(lambda: "alice: hello bob, how are you?" in alice.chat_texts())
+    assert alice.input.text() == ""
+    assert "hello bob, how are you?" in bob.history.toPlainText()
+    own = [ln for ln in alice.lines if ln.text == "hello bob, how are you?"]
+    other = [ln for ln in bob.lines if ln.text == "hello bob, how are you?"]
+    assert [ln.kind for ln in own] == ["own"]
+    assert [ln.kind for ln in other] == ["chat"]
+
+    qtbot.keyClicks(bob.input, "hi alice")
+    qtbot.mouseClick(bob.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: alice.chat_texts() == ["alice: hello bob, how are you?", "bob: hi alice"]
+    )
+
+    # QTest types ASCII only: non-ASCII text goes in directly, Enter still sends it.
+    bob.input.setText("ça va ✓ 日本")
+    qtbot.keyClick(bob.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "bob: ça va ✓ 日本" in alice.chat_texts())
+
+
+def test_presence_follows_joins_and_leaves(qtbot: QtBot, make_window: WindowFactory) -> None:
+    alice = make_window("alice")
+    qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+    assert alice.presence_label.text() == "Online (1)"
+
+    bob = make_window("bob")
+    qtbot.waitUntil(lambda: alice.presence() == ["alice", "bob"])
+    assert alice.presence_list.count() == 2
+    assert alice.presence_label.text() == "Online (2)"
+    qtbot.waitUntil(lambda: any(ln.text == "bob joined" for ln in alice.lines))
+
+    bob.close()
+    qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+    assert any(ln.text == "bob left" for ln in alice.lines)
+
+
+@pytest.mark.parametrize("abrupt", [False, True], ids=["graceful", "abrupt"])
+def test_server_restart_reconnects_and_delivers_what_was_typed(
+    qtbot: QtBot, make_window: WindowFactory, server: ChatServer, abrupt: bool
+) -> None:
+    alice, bob = make_window("alice"), make_window("bob")
+    qtbot.waitUntil(joined(alice, bob))
+
+    server.stop(abrupt=abrupt, wait=False)
+    qtbot.waitUntil(lambda: not server.running and alice.state == "reconnecting")
+    assert "Reconnecting (attempt" in alice.status_text()
+    assert alice.rtt_label.text() == "RTT —"
+
+    type_enter(qtbot, alice, "typed while the server was down")
+    assert alice.input.text() == ""
+    assert any("queued" in ln.text for ln in alice.lines)
+    assert alice.queue_label.text() == "1 queued"
+
+    server.start()
+    qtbot.waitUntil(lambda: alice.state == "open" and bob.state == "open", timeout=10000)
+    assert "Connected" in alice.status_text()
+    qtbot.waitUntil(lambda: "alice: typed while the server was down" in bob.chat_texts())
+    qtbot.waitUntil(joined(alice, bob))  # both re-sent their join
+    assert any(ln.text == "reconnected" for ln in alice.lines)
+    assert alice.queue_label.text() == ""
+
+
+def test_round_trip_time_is_shown(qtbot: QtBot, make_window: WindowFactory) -> None:
+    alice = make_window("alice")
+    qtbot.waitUntil(lambda: alice.rtt_label.text().endswith(" ms"), timeout=10000)
+    assert alice.ws.latency is not None
+
+
+def test_bad_json_from_the_server_is_an_error_line(
+    qtbot: QtBot, make_window: WindowFactory, server: ChatServer
+) -> None:
+    alice = make_window("alice")
+    qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+    server.send_raw('{"type": "message", "nick": ')
+    qtbot.waitUntil(lambda: any(ln.kind == "error" for ln in alice.lines))
+    error = next(ln for ln in alice.lines if ln.kind == "error")
+    assert "bad JSON" in error.text
+    server.send_raw('{"type": "teleport"}')
+    server.send_raw("maintenance at noon")
+    qtbot.waitUntil(
+        lambda: any(ln.text == "server says: maintenance at noon" for ln in alice.lines)
+    )
+    assert any("unknown message type 'teleport'" in ln.text for ln in alice.lines)
+    # Still connected and working.
+    type_enter(qtbot, alice, "still here")
+    qtbot.waitUntil(lambda: "alice: still here" in alice.chat_texts())
+    assert alice.state == "open"
+
+
+def test_without_reconnect_a_stopped_server_shows_closed(
+    qtbot: QtBot, make_window: WindowFactory, server: ChatServer
+) -> None:
+    alice = make_window("alice", reconnect=False)
+    qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+    server.stop(wait=False)
+    qtbot.waitUntil(lambda: alice.state == "closed")
+    assert alice.status_text().startswith("Closed (code 1001, server shutting down")
+    assert alice.presence() == []
+    type_enter(qtbot, alice, "anyone?")
+    assert alice.input.text() == "anyone?"  # kept: nothing is lost silently
+    assert "not sent" in alice.lines[-1].text
+
+
+def test_an_echo_server_works_too(qtbot: QtBot, make_window: WindowFactory) -> None:
+    with ws_server() as echo:
+        alice = make_window("alice", echo.url)
+        qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+        assert any("echo server" in ln.text for ln in alice.lines)
+        type_enter(qtbot, alice, "ping?")
+        qtbot.waitUntil(lambda: any(ln.kind == "echo" and ln.text == "ping?" for ln in alice.lines))
+        alice.close()
+        qtbot.waitUntil(lambda: alice.state == "closed")
+
+
+def test_nick_change_rejoins(qtbot: QtBot, make_window: WindowFactory) -> None:
+    alice, bob = make_window("alice"), make_window("bob")
+    qtbot.waitUntil(joined(alice, bob))
+    alice.nick_edit.clear()
+    qtbot.keyClicks(alice.nick_edit, "alicia")
+    qtbot.keyClick(alice.nick_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sorted(bob.presence()) == ["alicia", "bob"])
+    texts = [ln.text for ln in bob.lines]
+    assert "alice left" in texts and "alicia joined" in texts
+    assert "alicia" in alice.windowTitle()
