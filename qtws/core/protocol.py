@@ -253,18 +253,21 @@ class ClientConnection:
 
     def fail(self, code: int = 1006, reason: str = "", exc: Exception | None = None) -> None:
         """Fail the connection for a local reason (a timeout, the application...).  A close
-        frame with ``code`` is queued if the connection is OPEN and ``code`` is not 1006."""
+        frame with ``code`` is queued if the connection is OPEN and ``code`` is not 1006; a
+        longer reason is cut to the 123 bytes a close frame carries.  ``ValueError`` for a code
+        that may not be sent (see :meth:`send_close`)."""
         if self.state is State.CLOSED:
             return
         if exc is None:
             exc = ConnectionClosed(code, reason)
         sent = 1006
         if code != 1006:
-            payload = self._close_payload(code, reason)
+            payload = self._close_payload(code, _truncate_reason(reason))
             if self.state is State.OPEN:
                 self._queue_frame(OP_CLOSE, payload)
                 sent = code
-        self._finish(sent, reason if sent != 1006 else "", clean=False, failure=exc)
+        # The reason is kept even when it could not be sent: it says why, locally.
+        self._finish(sent, reason, clean=False, failure=exc)
         self._events.append(ConnectionFailed(exc, sent))
 
     # -- internals: handshake -----------------------------------------------------------------
@@ -455,9 +458,6 @@ class ClientConnection:
                 chunk = self._deflate.decode(chunk, last, budget)
             except ProtocolError as exc:
                 self._fail(exc)
-                return False
-            if budget is not None and len(chunk) > budget:  # pragma: no cover - decode bounds it
-                self._fail(PayloadTooBig("message exceeds the size limit"))
                 return False
         self._msg_size += len(chunk)
         utf8 = self._utf8

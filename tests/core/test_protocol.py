@@ -444,11 +444,12 @@ def test_fail_when_open_sends_close(peer: Peer) -> None:
 
 def test_fail_1006_sends_nothing(peer: Peer) -> None:
     client = peer.open()
-    client.fail()
+    client.fail(reason="ping timeout")
     [failed] = client.events_received()
     assert isinstance(failed, ConnectionFailed) and failed.code == 1006
     assert isinstance(failed.exc, ConnectionClosed)
     assert client.data_to_send() == b""
+    assert (client.close_code, client.close_reason) == (1006, "ping timeout")
 
 
 def test_fail_while_connecting_or_closing(peer: Peer) -> None:
@@ -465,10 +466,13 @@ def test_fail_while_connecting_or_closing(peer: Peer) -> None:
     assert client.data_to_send() == b""
 
 
-def test_fail_rejects_bad_code(peer: Peer) -> None:
+def test_fail_rejects_bad_code_and_cuts_long_reasons(peer: Peer) -> None:
     client = peer.open()
     with pytest.raises(ValueError):
         client.fail(1005)
+    client.fail(1011, "é" * 100)
+    [close] = peer.parse(client.data_to_send())
+    assert close.payload == b"\x03\xf3" + "é".encode() * 61
 
 
 # -- sending -------------------------------------------------------------------------------------
