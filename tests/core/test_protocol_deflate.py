@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import zlib
 from typing import Any
 
@@ -9,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qtws.core import BinaryMessage, ConnectionFailed, Ping, State, TextMessage
+from qtws.core import (
+    BinaryMessage,
+    ClientConnection,
+    CloseReceived,
+    ConnectionFailed,
+    Ping,
+    State,
+    TextMessage,
+)
 from qtws.core.frames import OP_BINARY, OP_CONT, OP_PING, OP_TEXT
 from qtws.errors import NegotiationError, PayloadTooBig, ProtocolError
 
@@ -177,3 +186,48 @@ def test_send_round_trip(peer: Peer, msgs: list[str | bytes], compress: bool) ->
         payload = server.decompress(frame.payload) if compress else frame.payload
         assert frame.opcode == (OP_TEXT if isinstance(msg, str) else OP_BINARY)
         assert payload == (msg.encode() if isinstance(msg, str) else msg)
+
+
+# -- interoperability with the websockets library's sans-IO server -------------------------------
+
+
+@pytest.mark.parametrize("bits", [None, 9, 12])
+@pytest.mark.parametrize("no_context_takeover", [False, True])
+def test_interop_with_websockets_server(bits: int | None, no_context_takeover: bool) -> None:
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+    from websockets.frames import Opcode
+    from websockets.server import ServerProtocol
+
+    factory = ServerPerMessageDeflateFactory(
+        server_max_window_bits=bits, server_no_context_takeover=no_context_takeover
+    )
+    server = ServerProtocol(extensions=[factory], max_size=None)
+    client = ClientConnection("ws://127.0.0.1/x")
+    server.receive_data(client.data_to_send())
+    [request] = server.events_received()
+    server.send_response(server.accept(request))
+    client.receive_data(b"".join(server.data_to_send()))
+    client.events_received()
+    assert client.extensions == ("permessage-deflate",)
+    rnd = random.Random(bits)
+    for i in range(40):
+        size = rnd.randrange(0, 3000)
+        msg = rnd.randbytes(size) if i % 3 == 0 else (b"abc" * size)[:size]
+        if i % 5 == 0 and size > 10:
+            server.send_binary(msg[:10], fin=False)
+            server.send_continuation(msg[10:], fin=True)
+        else:
+            server.send_binary(msg)
+        wire = b"".join(server.data_to_send())
+        for j in range(0, len(wire), 97):
+            client.receive_data(wire[j : j + 97])
+        assert client.events_received() == [BinaryMessage(msg)]
+        client.send_text(msg.decode("latin-1"))
+        server.receive_data(client.data_to_send())
+        [frame] = server.events_received()
+        assert frame.opcode is Opcode.TEXT and frame.data == msg.decode("latin-1").encode()
+    client.send_close(1000, "bye")
+    server.receive_data(client.data_to_send())
+    client.receive_data(b"".join(server.data_to_send()))
+    assert client.events_received() == [CloseReceived(1000, "bye")]
+    assert client.was_clean and client.state is State.CLOSED
