@@ -12,7 +12,7 @@ from types import FrameType
 
 import pytest
 
-from qtws.loop import EventLoopProxy, Handle
+from qtws.loop import EventLoopProxy, Handle, SelectorsProxy
 from qtws.loop.base import AddrInfo
 
 WAIT = 20.0  # a generous safety net; the tests never rely on it being reached
@@ -28,6 +28,16 @@ def after(event: threading.Event, action: Callable[[], object]) -> threading.Thr
     t = threading.Thread(target=body)
     t.start()
     return t
+
+
+def send_sigusr1(target: str) -> None:
+    """``process``: ``os.kill`` (Linux hands it to the main thread, interrupting its wait);
+    ``thread``: to the calling thread only, so nothing interrupts the main thread's wait and
+    only the loop's wake-up fd (``signal.set_wakeup_fd``) lets the Python handler run."""
+    if target == "process":
+        os.kill(os.getpid(), signal.SIGUSR1)
+    else:
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
 
 
 def run(proxy: EventLoopProxy, predicate: Callable[[], bool]) -> None:
@@ -147,10 +157,13 @@ def test_call_soon_threadsafe_wakes_a_blocked_run_until(proxy: EventLoopProxy) -
     t = threading.Thread(target=poster)
     t.start()
     proxy.call_soon(in_loop.set)
-    # No timeout and nothing else scheduled: only a real wake-up ends this.
-    assert proxy.run_until(lambda: bool(done))
+    rescued: list[int] = []
+    proxy.call_later(WAIT, lambda: rescued.append(1))
+    # Nothing else is due before the rescue: only a real wake-up ends this early.
+    assert proxy.run_until(lambda: bool(done or rescued))
     t.join()
     assert done == [threading.get_ident()]
+    assert not rescued
 
 
 def test_call_soon_threadsafe_before_the_loop_runs(proxy: EventLoopProxy) -> None:
@@ -302,6 +315,52 @@ def test_cancelled_resolution_is_never_delivered(proxy: EventLoopProxy) -> None:
     assert results == ["second"]
 
 
+@pytest.mark.parametrize("kind", ["selectors", "qt"])
+def test_resolution_cancelled_while_running_is_dropped(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_resolver(host: str, port: int) -> list[AddrInfo]:
+        started.set()
+        release.wait(WAIT)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    proxy: EventLoopProxy
+    if kind == "selectors":
+        proxy = SelectorsProxy(resolver=slow_resolver)
+    else:
+        request.getfixturevalue("qtbot")
+        from qtws.loop.qt import QtProxy
+
+        proxy = QtProxy(resolver=slow_resolver)
+    posted: list[int] = []
+    original = proxy.call_soon_threadsafe
+
+    def counting(callback: Callable[[], None]) -> None:
+        original(callback)
+        posted.append(1)
+
+    proxy.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        results: list[object] = []
+        handle = proxy.resolve("example.org", 443, results.append)
+        assert started.wait(WAIT)
+        handle.cancel()  # the lookup is under way: its result must be dropped
+        release.set()
+        run(proxy, lambda: bool(posted))
+        ticks: list[int] = []
+        proxy.call_soon_threadsafe(lambda: ticks.append(1))  # queued after the delivery
+        run(proxy, lambda: bool(ticks))
+        assert results == []
+        proxy.resolve("example.org", 80, results.append)  # not cancelled: delivered
+        run(proxy, lambda: bool(results))
+        assert results == [[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))]]
+    finally:
+        proxy.close()
+
+
 def test_run_until_timeout_returns_false(proxy: EventLoopProxy) -> None:
     assert proxy.run_until(lambda: False, timeout=0.02) is False
 
@@ -321,8 +380,9 @@ def test_stop_from_another_thread(proxy: EventLoopProxy) -> None:
     assert not safety
 
 
+@pytest.mark.parametrize("target", ["process", "thread"])
 def test_stop_from_a_signal_handler(
-    proxy: EventLoopProxy, sigusr1: list[Callable[[], None]]
+    proxy: EventLoopProxy, sigusr1: list[Callable[[], None]], target: str
 ) -> None:
     in_loop = threading.Event()
     handled: list[int] = []
@@ -337,7 +397,7 @@ def test_stop_from_a_signal_handler(
     proxy.call_later(WAIT, lambda: safety.append(1))
     # Sent from a thread, the signal usually lands on that thread: only a wake-up fd gets
     # the main thread out of select()/Qt's poll to run the Python handler.
-    t = after(in_loop, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+    t = after(in_loop, lambda: send_sigusr1(target))
     assert proxy.run_until(lambda: bool(safety)) is False
     t.join()
     assert handled == [1]

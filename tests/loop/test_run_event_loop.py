@@ -44,6 +44,16 @@ def after(event: threading.Event, action: Callable[[], object]) -> threading.Thr
     return t
 
 
+def send_sigusr1(target: str) -> None:
+    """``process``: ``os.kill`` (Linux hands it to the main thread, interrupting its wait);
+    ``thread``: to the calling thread only, so nothing interrupts the main thread's wait and
+    only the loop's wake-up fd (``signal.set_wakeup_fd``) lets the Python handler run."""
+    if target == "process":
+        os.kill(os.getpid(), signal.SIGUSR1)
+    else:
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+
+
 class Dummy:
     """Stands in for a websocket."""
 
@@ -116,8 +126,9 @@ def test_exit_event_loop_from_another_thread(current: EventLoopProxy, safety: li
     assert active_count() == 1
 
 
+@pytest.mark.parametrize("target", ["process", "thread"])
 def test_exit_event_loop_from_a_signal_handler(
-    current: EventLoopProxy, safety: list[object]
+    current: EventLoopProxy, safety: list[object], target: str
 ) -> None:
     obj = Dummy()
     register_active(obj)
@@ -132,7 +143,7 @@ def test_exit_event_loop_from_a_signal_handler(
     try:
         in_loop = threading.Event()
         current.call_soon(in_loop.set)
-        t = after(in_loop, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+        t = after(in_loop, lambda: send_sigusr1(target))
         run_event_loop()
         t.join()
     finally:

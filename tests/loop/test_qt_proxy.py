@@ -1,0 +1,229 @@
+"""What only the Qt proxy has: thread affinity, QThreads, Qt's own loops, the slot barrier."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QCoreApplication, QThread, QTimer
+from pytestqt.qtbot import QtBot
+
+from qtws.errors import InvalidState
+from qtws.loop import get_event_loop_proxy, set_event_loop_proxy
+from qtws.loop.qt import QtProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 20.0
+
+
+@pytest.fixture
+def qt_proxy(qapp: QCoreApplication, qtbot: QtBot) -> Iterator[QtProxy]:
+    proxy = QtProxy()
+    yield proxy
+    proxy.close()
+
+
+def in_thread(fn: Callable[[], object]) -> object:
+    """Run ``fn`` in a plain thread; return its result or the exception it raised."""
+    out: list[object] = []
+
+    def body() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    return out[0]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p, fd: p.add_reader(fd, lambda: None),
+        lambda p, fd: p.add_writer(fd, lambda: None),
+        lambda p, fd: p.call_soon(lambda: None),
+        lambda p, fd: p.call_later(0.1, lambda: None),
+        lambda p, fd: p.run_until(lambda: True),
+        lambda p, fd: p.resolve("localhost", 80, lambda r: None),
+    ],
+    ids=["add_reader", "add_writer", "call_soon", "call_later", "run_until", "resolve"],
+)
+def test_wrong_thread_raises_invalid_state(
+    qt_proxy: QtProxy,
+    sockpair: tuple[socket.socket, socket.socket],
+    call: Callable[[QtProxy, int], object],
+) -> None:
+    result = in_thread(lambda: call(qt_proxy, sockpair[0].fileno()))
+    assert isinstance(result, InvalidState)
+    assert "call_soon_threadsafe" in str(result)
+
+
+def test_cancel_from_another_thread_is_marshalled(
+    qt_proxy: QtProxy, sockpair: tuple[socket.socket, socket.socket]
+) -> None:
+    a, b = sockpair
+    calls: list[int] = []
+    handle = qt_proxy.add_reader(b.fileno(), lambda: calls.append(1))
+    assert in_thread(handle.cancel) is None
+    a.send(b"x")  # readable now, but the registration is gone
+    ticks: list[int] = []
+    qt_proxy.call_later(0.05, lambda: ticks.append(1))
+    assert qt_proxy.run_until(lambda: bool(ticks), timeout=WAIT)
+    assert calls == []
+
+
+def test_callbacks_run_under_any_qt_loop(qt_proxy: QtProxy, qtbot: QtBot) -> None:
+    """No run_until needed: the application's own loop (here pytest-qt's) serves the proxy."""
+    ran: list[str] = []
+    qt_proxy.call_soon(lambda: ran.append("soon"))
+    qt_proxy.call_later(0.01, lambda: ran.append("later"))
+    t = threading.Thread(target=lambda: qt_proxy.call_soon_threadsafe(lambda: ran.append("ts")))
+    t.start()
+    t.join()
+    qtbot.waitUntil(lambda: len(ran) == 3, timeout=int(WAIT * 1000))
+    assert sorted(ran) == ["later", "soon", "ts"]
+
+
+def test_predicate_changed_by_a_plain_qt_slot_is_noticed(qt_proxy: QtProxy) -> None:
+    """A QTimer of the application (not of the proxy) flips the predicate: run_until notices
+    when the dispatcher is about to block, with no proxy callback involved."""
+    flag: list[int] = []
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(lambda: flag.append(1))
+    timer.start(10)
+    rescued: list[int] = []
+    qt_proxy.call_later(WAIT, lambda: rescued.append(1))
+    assert qt_proxy.run_until(lambda: bool(flag or rescued))
+    assert flag
+    assert not rescued
+
+
+class _Worker(QThread):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proxy: QtProxy | None = None
+        self.ready = threading.Event()
+        self.seen: list[tuple[str, int]] = []
+        self.ident = 0
+        self.result = False
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.ident = threading.get_ident()
+            proxy = get_event_loop_proxy()  # a QThread's default is its own Qt proxy
+            assert isinstance(proxy, QtProxy)
+            self.proxy = proxy
+            a, b = socket.socketpair()
+            a.send(b"x")
+
+            def on_read() -> None:
+                b.recv(10)
+                self.seen.append(("reader", threading.get_ident()))
+                handle.cancel()
+
+            handle = proxy.add_reader(b.fileno(), on_read)
+            proxy.call_later(0.01, lambda: self.seen.append(("timer", threading.get_ident())))
+            self.ready.set()
+            self.result = proxy.run_until(lambda: len(self.seen) == 3, timeout=WAIT)
+            a.close()
+            b.close()
+            proxy.close()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            set_event_loop_proxy(None)
+            self.ready.set()
+
+
+def test_a_proxy_created_in_a_qthread_serves_that_thread(qt_proxy: QtProxy) -> None:
+    worker = _Worker()
+    worker.start()
+    assert worker.ready.wait(WAIT)
+    assert worker.proxy is not None and worker.proxy is not qt_proxy
+    assert worker.proxy.thread_id == worker.ident
+    worker.proxy.call_soon_threadsafe(
+        lambda: worker.seen.append(("threadsafe", threading.get_ident()))
+    )
+    assert worker.wait(int(WAIT * 1000))
+    assert worker.error is None
+    assert worker.result
+    assert sorted(name for name, _ in worker.seen) == ["reader", "threadsafe", "timer"]
+    assert {ident for _, ident in worker.seen} == {worker.ident}
+    assert worker.ident != threading.get_ident()
+
+
+def test_the_process_survives_exceptions_in_every_callback() -> None:
+    """Under PyQt6 an exception escaping a slot aborts the process: run it for real."""
+    script = textwrap.dedent(
+        """
+        import logging, socket, threading
+        from PyQt6.QtCore import QCoreApplication
+        from qtws.loop.qt import QtProxy
+
+        logging.disable(logging.CRITICAL)
+        app = QCoreApplication([])
+        proxy = QtProxy()
+        a, b = socket.socketpair()
+        a.send(b"x")
+        ran = []
+
+        def boom(where):
+            def callback():
+                ran.append(where)
+                raise RuntimeError(where)
+            return callback
+
+        handles = []
+        def reader():
+            handles[0].cancel()
+            boom("reader")()
+        handles.append(proxy.add_reader(b.fileno(), reader))
+        proxy.call_soon(boom("soon"))
+        proxy.call_later(0.01, boom("later"))
+        threading.Thread(target=lambda: proxy.call_soon_threadsafe(boom("ts"))).start()
+        proxy.resolve("localhost", 80, lambda r: boom("resolve")())
+        assert proxy.run_until(lambda: len(ran) == 5, timeout=20), ran
+
+        def predicate():
+            raise ValueError("predicate")
+        proxy.call_soon(lambda: None)
+        try:
+            proxy.run_until(lambda: bool(ran) and predicate(), timeout=20)
+        except ValueError:
+            ran.append("predicate")
+
+        def interrupt():
+            raise KeyboardInterrupt
+        def outer():
+            proxy.call_soon(interrupt)
+            proxy.run_until(lambda: False)  # nested; the interrupt passes through it
+        proxy.call_soon(outer)
+        try:
+            proxy.run_until(lambda: False, timeout=20)
+        except KeyboardInterrupt:
+            ran.append("interrupt")
+        print(sorted(ran))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=50,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    expected = ["interrupt", "later", "predicate", "reader", "resolve", "soon", "ts"]
+    assert out.stdout.strip() == repr(expected)
