@@ -133,7 +133,8 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     from .server import ChatServer
     from .window import ChatWindow, default_config
 
-    app = QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("qtws chat demo")
     app.setStyle("Fusion")
 
@@ -168,12 +169,15 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     windows[0].activateWindow()
 
     # Qt's loop runs C++ code; a short timer lets Python notice Ctrl-C in the terminal.
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
     nudge = QTimer()
     nudge.timeout.connect(lambda: None)
     nudge.start(200)
-
-    rc = app.exec()
+    try:
+        rc = app.exec()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        nudge.stop()
 
     for w in windows:
         w.close()
@@ -182,6 +186,8 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
         w.ws.ready_state != qtws.ReadyState.CLOSED for w in windows
     ):
         spin(10)
+    for w in windows:
+        w.deleteLater()
     if server is not None:
         server.stop(abrupt=True)
     return rc

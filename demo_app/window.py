@@ -21,6 +21,7 @@ from PyQt6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
+    QFontMetricsF,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
@@ -52,6 +53,7 @@ OWN_COLOR = "#1d4ed8"
 OWN_BACKGROUND = "#eaf1fe"
 NICK_COLORS = ("#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490", "#4d7c0f", "#a21caf")
 SYSTEM_COLOR = "#6b7280"
+WARN_COLOR = "#b45309"
 ERROR_COLOR = "#b91c1c"
 ERROR_BACKGROUND = "#fdecec"
 STATE_COLORS = {
@@ -83,7 +85,7 @@ def nick_color(nick: str, own: bool = False) -> str:
 
 @dataclass(frozen=True)
 class ChatLine:
-    """One line of the history; ``kind`` is chat, own, system, error, echo or text."""
+    """One line of the history; ``kind``: chat, own, echo, text, system, warn or error."""
 
     kind: str
     time: datetime
@@ -197,6 +199,9 @@ class ChatWindow(QMainWindow):
         history_font.setPointSizeF(base.pointSizeF() * 1.05)
         self.history.setFont(history_font)
         self.history.document().setDocumentMargin(10)  # type: ignore[union-attr]
+        self._stamp_font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._stamp_font.setPointSizeF(history_font.pointSizeF() * 0.85)
+        self._stamp_width = QFontMetricsF(self._stamp_font).horizontalAdvance("00:00:00  ")
 
         self.input = QLineEdit()
         self.input.setPlaceholderText("Type a message and press Enter")
@@ -329,6 +334,7 @@ class ChatWindow(QMainWindow):
             self._add("system", "killing the server" if abrupt else "stopping the server")
             # wait=False: our own socket must keep answering while the server says goodbye.
             self.server.stop(abrupt=abrupt, wait=False)
+            self._tick()
 
     def _start_server(self) -> None:
         if self.server is None or self.server.running:
@@ -339,6 +345,7 @@ class ChatWindow(QMainWindow):
             self._add("error", f"cannot start the server: {exc}")
         else:
             self._add("system", f"server started again on {self.server.url}")
+        self._tick()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         """Say goodbye to the server with a clean close (1000)."""
@@ -374,7 +381,7 @@ class ChatWindow(QMainWindow):
     def _on_reconnecting(self, attempt: int, delay: float) -> None:
         self._attempt = attempt
         self._retry_at = time.monotonic() + delay
-        self._add("system", f"connection lost; reconnect attempt {attempt} in {delay:.1f} s")
+        self._add("warn", f"connection lost; reconnect attempt {attempt} in {delay:.1f} s")
         self._show_countdown()
         self.rtt_label.setText("RTT —")
 
@@ -491,12 +498,14 @@ class ChatWindow(QMainWindow):
             block.setBackground(QColor(OWN_BACKGROUND))
         elif line.kind == "error":
             block.setBackground(QColor(ERROR_BACKGROUND))
+        # A hanging indent keeps wrapped lines clear of the time column.
+        block.setLeftMargin(self._stamp_width)
+        block.setTextIndent(-self._stamp_width)
         plain = QTextCharFormat()
         plain.setForeground(QColor("#111827"))
         stamp = QTextCharFormat()
         stamp.setForeground(QColor("#9ca3af"))
-        stamp.setFontFamilies(["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
-        stamp.setFontPointSize(self.history.font().pointSizeF() * 0.85)
+        stamp.setFont(self._stamp_font)
 
         if doc.isEmpty():
             cursor.setBlockFormat(block)
@@ -513,6 +522,9 @@ class ChatWindow(QMainWindow):
             note = QTextCharFormat()
             if line.kind == "error":
                 note.setForeground(QColor(ERROR_COLOR))
+            elif line.kind == "warn":
+                note.setForeground(QColor(WARN_COLOR))
+                note.setFontItalic(True)
             else:
                 note.setForeground(QColor(SYSTEM_COLOR))
                 note.setFontItalic(line.kind == "system")

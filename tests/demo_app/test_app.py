@@ -11,10 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from PyQt6.QtCore import QTimer
 from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 from websockets.sync.client import connect
 
-from demo_app.app import build_parser, display_problem, window_nicks
+from demo_app.app import build_parser, display_problem, run_gui, window_nicks
+from demo_app.window import ChatWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,3 +112,32 @@ def test_serve_runs_only_the_server_until_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_gui_mode_opens_connected_windows_and_quits_when_they_close(qtbot: QtBot) -> None:
+    seen: list[list[str]] = []
+
+    def windows() -> list[ChatWindow]:
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, ChatWindow)]
+
+    def check() -> None:
+        # Runs inside run_gui's event loop: once everyone is in, close the windows.
+        ws = [w for w in windows() if w.isVisible()]
+        if len(ws) == 3 and all(len(w.presence()) == 3 for w in ws):
+            seen.extend(sorted(w.presence()) for w in ws)
+            for w in ws:
+                w.close()
+
+    poll = QTimer()
+    poll.timeout.connect(check)
+    poll.start(20)
+    watchdog = QTimer()
+    watchdog.setSingleShot(True)
+    watchdog.timeout.connect(lambda: [w.close() for w in windows()])
+    watchdog.start(20000)
+    try:
+        assert run_gui(None, "127.0.0.1", window_nicks(3, "zed")) == 0
+    finally:
+        poll.stop()
+        watchdog.stop()
+    assert seen == [["alice", "bob", "zed"]] * 3

@@ -153,3 +153,19 @@ def test_nick_change_rejoins(qtbot: QtBot, make_window: WindowFactory) -> None:
     texts = [ln.text for ln in bob.lines]
     assert "alice left" in texts and "alicia joined" in texts
     assert "alicia" in alice.windowTitle()
+
+
+def test_server_menu_stops_and_restarts_the_embedded_server(
+    qtbot: QtBot, make_window: WindowFactory, server: ChatServer
+) -> None:
+    alice = make_window("alice")
+    qtbot.waitUntil(lambda: alice.presence() == ["alice"])
+    qtbot.waitUntil(lambda: alice.stop_action.isEnabled() and not alice.start_action.isEnabled())
+    alice.kill_action.trigger()
+    qtbot.waitUntil(lambda: alice.state == "reconnecting" and alice.start_action.isEnabled())
+    assert any(ln.kind == "error" and "connection error" in ln.text for ln in alice.lines)
+    alice.start_action.trigger()
+    qtbot.waitUntil(lambda: alice.state == "open" and alice.presence() == ["alice"])
+    assert alice.stop_action.isEnabled()
+    alice.stop_action.trigger()
+    qtbot.waitUntil(lambda: not server.running and alice.state == "reconnecting")
