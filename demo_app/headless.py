@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,7 +151,9 @@ def run_scripted_session(
         if not alice.grab().save(str(screenshot), "PNG"):
             raise StepFailed(f"could not write the screenshot {screenshot}")
         out(f"[demo] screenshot of alice's window saved to {screenshot}")
-    except (StepFailed, OSError, qtws.WebSocketError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, (StepFailed, OSError, qtws.WebSocketError)):
+            traceback.print_exc()  # a bug, not a timeout: show where
         print(f"headless demo FAILED: {exc}", file=sys.stderr)
         for w in windows:
             print(f"  {w.nick}: {w.status_text()}", file=sys.stderr)
