@@ -29,10 +29,24 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".qtws-installed"
 # Debian packages Qt's offscreen/xcb platform plugins load at run time on a minimal machine.
 QT_DEBIAN_LIBS = [
-    "libegl1", "libgl1", "libxkbcommon0", "libfontconfig1", "libdbus-1-3", "libglib2.0-0",
-    "libfreetype6", "libx11-xcb1", "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4",
-    "libxcb-keysyms1", "libxcb-shape0", "libxcb-xinerama0", "libxcb-randr0",
-    "libxcb-render-util0", "libxcb-image0", "fonts-dejavu-core",
+    "libegl1",
+    "libgl1",
+    "libxkbcommon0",
+    "libfontconfig1",
+    "libdbus-1-3",
+    "libglib2.0-0",
+    "libfreetype6",
+    "libx11-xcb1",
+    "libxkbcommon-x11-0",
+    "libxcb-cursor0",
+    "libxcb-icccm4",
+    "libxcb-keysyms1",
+    "libxcb-shape0",
+    "libxcb-xinerama0",
+    "libxcb-randr0",
+    "libxcb-render-util0",
+    "libxcb-image0",
+    "fonts-dejavu-core",
 ]
 
 
@@ -53,8 +67,11 @@ def ensure_venv(extras: str) -> None:
         say(f"creating virtual environment {VENV}")
         try:
             venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-        except Exception as exc:  # noqa: BLE001 - explain the Debian fix, then stop
-            sys.exit(f"[qtws] cannot create a venv ({exc}); on Debian/Ubuntu: apt-get install python3-venv")
+        except Exception as exc:
+            sys.exit(
+                f"[qtws] cannot create a venv ({exc}); "
+                "on Debian/Ubuntu: apt-get install python3-venv"
+            )
     say(f"installing qtws[{extras}] into .venv (first run only)")
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
     if run([*pip, "install", "--upgrade", "pip"]) != 0:
@@ -74,8 +91,11 @@ def ensure_qt() -> None:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         say("Qt cannot start: installing its system libraries with apt-get")
         run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *QT_DEBIAN_LIBS],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+        run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *QT_DEBIAN_LIBS],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            stdout=subprocess.DEVNULL,
+        )
         if run(probe, env=env) == 0:
             return
     sys.exit(f"[qtws] Qt cannot start offscreen; install its system libraries: sudo {hint}")
@@ -91,7 +111,18 @@ def test(args: list[str], slow: bool = False) -> int:
         ("mypy --strict qtws", [str(PY), "-m", "mypy", "--strict", "qtws"]),
     ]
     marker = ["-m", "slow"] if slow else ["-m", "not slow"]
-    steps.append(("pytest", [str(PY), "-m", "pytest", *marker, *args]))
+    # issue 3: 100% branch coverage of the sans-IO core, enforced on the default run.
+    cov = (
+        []
+        if slow
+        else [
+            "--cov=qtws.core",
+            "--cov-branch",
+            "--cov-report=term-missing:skip-covered",
+            "--cov-fail-under=100",
+        ]
+    )
+    steps.append(("pytest", [str(PY), "-m", "pytest", *marker, *cov, *args]))
     failed = []
     for name, cmd in steps:
         say(f"--- {name}")

@@ -16,21 +16,26 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .config import Config, ReconnectPolicy
-    from .errors import (
-        ConnectionClosed,
-        HandshakeError,
-        InvalidHeader,
-        InvalidState,
-        InvalidStatus,
-        InvalidURI,
-        NegotiationError,
-        PayloadTooBig,
-        ProtocolError,
-        WebSocketError,
-    )
-    from .loop import exit_event_loop, get_event_loop_proxy, run_event_loop, set_event_loop_proxy
-    from .websocket import CloseEvent, ReadyState, Stats, WebSocket
+    from .config import Config as Config
+    from .config import ReconnectPolicy as ReconnectPolicy
+    from .errors import ConnectionClosed as ConnectionClosed
+    from .errors import HandshakeError as HandshakeError
+    from .errors import InvalidHeader as InvalidHeader
+    from .errors import InvalidState as InvalidState
+    from .errors import InvalidStatus as InvalidStatus
+    from .errors import InvalidURI as InvalidURI
+    from .errors import NegotiationError as NegotiationError
+    from .errors import PayloadTooBig as PayloadTooBig
+    from .errors import ProtocolError as ProtocolError
+    from .errors import WebSocketError as WebSocketError
+    from .loop import exit_event_loop as exit_event_loop
+    from .loop import get_event_loop_proxy as get_event_loop_proxy
+    from .loop import run_event_loop as run_event_loop
+    from .loop import set_event_loop_proxy as set_event_loop_proxy
+    from .websocket import CloseEvent as CloseEvent
+    from .websocket import ReadyState as ReadyState
+    from .websocket import Stats as Stats
+    from .websocket import WebSocket as WebSocket
 
 _LAZY = {
     "Config": "config",
@@ -55,7 +60,28 @@ _LAZY = {
     "NegotiationError": "errors",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CloseEvent",
+    "Config",
+    "ConnectionClosed",
+    "HandshakeError",
+    "InvalidHeader",
+    "InvalidState",
+    "InvalidStatus",
+    "InvalidURI",
+    "NegotiationError",
+    "PayloadTooBig",
+    "ProtocolError",
+    "ReadyState",
+    "ReconnectPolicy",
+    "Stats",
+    "WebSocket",
+    "WebSocketError",
+    "exit_event_loop",
+    "get_event_loop_proxy",
+    "run_event_loop",
+    "set_event_loop_proxy",
+]
 
 
 def __getattr__(name: str) -> Any:

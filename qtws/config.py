@@ -17,7 +17,7 @@ __all__ = ["Config", "ReconnectPolicy"]
 
 _VERSION = "0.1.0"
 
-HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]
+HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]  # noqa: UP007 - runtime alias on 3.10
 
 
 def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
@@ -138,11 +138,15 @@ class Config:
             raise TypeError("compression must be a bool")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext or None")
-        if self.proxy is not None and self.proxy != "auto":
-            if not isinstance(self.proxy, str) or not self.proxy.startswith(
-                ("http://", "https://")
-            ):
-                raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")
+        if (
+            self.proxy is not None
+            and self.proxy != "auto"
+            and (
+                not isinstance(self.proxy, str)
+                or not self.proxy.startswith(("http://", "https://"))
+            )
+        ):
+            raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")
         if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int):
             raise TypeError("max_redirects must be an int")
         if self.max_redirects < 0:

@@ -53,7 +53,7 @@ from .core import (
     WebSocketURI,
     parse_uri,
 )
-from .errors import HandshakeError, InvalidStatus, WebSocketError
+from .errors import ConnectionClosed, HandshakeError, InvalidState, InvalidStatus, WebSocketError
 from .loop.base import AddrInfo, EventLoopProxy, Handle
 
 __all__ = ["Connection", "Sink", "proxy_for"]
@@ -72,7 +72,9 @@ class Sink(Protocol):
     def on_message(self, data: str | bytes) -> None: ...
     def on_ping(self, payload: bytes) -> None: ...
     def on_pong(self, payload: bytes, rtt: float | None) -> None: ...
-    def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None: ...
+    def on_close(
+        self, code: int, reason: str, was_clean: bool, exc: BaseException | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ class _HttpProxy:
     host: str
     port: int
     auth: str | None  # value of Proxy-Authorization
+
+
+# Public in urllib.request but missing from typeshed.
+_proxy_bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
 
 
 def proxy_for(uri: WebSocketURI, setting: str | None) -> _HttpProxy | None:
@@ -93,10 +99,10 @@ def proxy_for(uri: WebSocketURI, setting: str | None) -> _HttpProxy | None:
     if setting == "auto":
         env = urllib.request.getproxies_environment()
         url = env.get("https" if uri.secure else "http") or env.get("all")
-        if not url or urllib.request.proxy_bypass_environment(uri.host, env):
+        if not url or _proxy_bypass(uri.host, env):
             return None
         # no_proxy entries may carry ports; proxy_bypass_environment checks host:port too.
-        if urllib.request.proxy_bypass_environment(f"{uri.host}:{uri.port}", env):
+        if _proxy_bypass(f"{uri.host}:{uri.port}", env):
             return None
     else:
         url = setting
@@ -212,6 +218,7 @@ class Connection:
         if proto.state is State.OPEN:
             proto.send_close(code, reason)
             self._flush_proto()
+            self._after_io()
 
     def abort(self, exc: BaseException | None = None) -> None:
         """Drop the connection now (1006, unclean)."""
@@ -246,7 +253,9 @@ class Connection:
         self._phase = "resolving"
         target = self._http_proxy or uri
         host = target.host
-        self._pending = self._loop.resolve(host.strip("[]"), target.port, self._guard(self._on_resolved))
+        self._pending = self._loop.resolve(
+            host.strip("[]"), target.port, self._guard(self._on_resolved)
+        )
 
     def _on_resolved(self, result: list[AddrInfo] | BaseException) -> None:
         self._pending = None
@@ -276,14 +285,17 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             err = sock.connect_ex(addr)
             if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
-                self._last_error = OSError(err, f"connect to {addr[0]}:{addr[1]}: {os.strerror(err)}")
+                self._last_error = OSError(
+                    err, f"connect to {addr[0]}:{addr[1]}: {os.strerror(err)}"
+                )
                 sock.close()
                 continue
             self._sock = sock
             self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_connected))
             return
-        exc = self._last_error or OSError(f"cannot connect to {self.uri.host}")
-        self._finish(1006, "", False, exc)
+        self._finish(
+            1006, "", False, self._last_error or OSError(f"cannot connect to {self.uri.host}")
+        )
 
     def _on_connected(self) -> None:
         sock = self._sock
@@ -318,7 +330,9 @@ class Connection:
         headers = [("Host", authority)]
         if self._http_proxy.auth:
             headers.append(("Proxy-Authorization", self._http_proxy.auth))
-        parser = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=_PROXY_RESPONSE_LIMIT)
+        parser = h11.Connection(
+            our_role=h11.CLIENT, max_incomplete_event_size=_PROXY_RESPONSE_LIMIT
+        )
         data = parser.send(h11.Request(method="CONNECT", target=authority, headers=headers))
         self._proxy_parser = parser
         self._write(data or b"")
@@ -346,10 +360,12 @@ class Connection:
             return
         if isinstance(event, (h11.Response, h11.InformationalResponse)):
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
-            exc = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
-            exc.args = (f"HTTP proxy refused CONNECT to {self.uri.host}:{self.uri.port}: "
-                        f"{event.status_code} {event.reason.decode('latin-1')}",)
-            self.fail(exc)
+            refused = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
+            refused.args = (
+                f"HTTP proxy refused CONNECT to {self.uri.host}:{self.uri.port}: "
+                f"{event.status_code} {event.reason.decode('latin-1')}",
+            )
+            self.fail(refused)
             return
         self.fail(HandshakeError(f"unexpected answer from HTTP proxy: {event!r}"))
 
@@ -434,7 +450,7 @@ class Connection:
             if len(data) < _READ_SIZE and not self.data_pending():
                 break
         self._deliver(chunks)
-        if self._finished:
+        if self.finished:
             return
         if eof:
             self._on_eof()
@@ -463,7 +479,9 @@ class Connection:
             if self._finished:
                 return
         if self._proto is None:
-            self._finish(1006, "", False, ConnectionResetError("connection closed during the handshake"))
+            self._finish(
+                1006, "", False, ConnectionResetError("connection closed during the handshake")
+            )
             return
         self._proto.receive_eof()
         self._process_events()
@@ -500,7 +518,9 @@ class Connection:
                 return
             elif isinstance(event, CloseReceived):
                 pass  # the echo is queued by the core; the outcome is read at the end
-            elif isinstance(event, ConnectionFailed):
+            elif isinstance(event, ConnectionFailed) and not isinstance(
+                event.exc, ConnectionClosed
+            ):
                 self._last_error = event.exc
         if not self._finished:
             self._flush_proto()
@@ -508,9 +528,15 @@ class Connection:
 
     def _follow_redirect(self, event: Redirect) -> None:
         if len(self._redirects) > self._config.max_redirects:
-            self._finish(1006, "", False, HandshakeError(
-                f"too many redirects (max_redirects={self._config.max_redirects}): "
-                + " -> ".join(self._redirects)))
+            self._finish(
+                1006,
+                "",
+                False,
+                HandshakeError(
+                    f"too many redirects (max_redirects={self._config.max_redirects}): "
+                    + " -> ".join(self._redirects)
+                ),
+            )
             return
         try:
             target = parse_uri(event.location)
@@ -518,12 +544,20 @@ class Connection:
             self._finish(1006, "", False, exc)
             return
         if target.url in self._redirects:
-            self._finish(1006, "", False, HandshakeError(
-                "redirect loop: " + " -> ".join([*self._redirects, target.url])))
+            self._finish(
+                1006,
+                "",
+                False,
+                HandshakeError("redirect loop: " + " -> ".join([*self._redirects, target.url])),
+            )
             return
         if self.uri.secure and not target.secure:
-            self._finish(1006, "", False, HandshakeError(
-                f"refusing to follow a redirect from wss to ws: {target.url}"))
+            self._finish(
+                1006,
+                "",
+                False,
+                HandshakeError(f"refusing to follow a redirect from wss to ws: {target.url}"),
+            )
             return
         self._redirects.append(target.url)
         self._teardown_io()
@@ -556,12 +590,15 @@ class Connection:
                     if not isinstance(self._sock, ssl.SSLSocket):
                         self._sock.shutdown(socket.SHUT_WR)
             return
-        if proto.state is not State.CLOSED and eof:
-            pass
         code = proto.close_code if proto.close_code is not None else 1006
-        exc = proto.failure or (self._last_error if not proto.was_clean else None)
-        if not proto.was_clean and exc is None:
-            exc = ConnectionResetError("connection closed without a closing handshake")
+        exc: BaseException | None = None
+        if not proto.was_clean:
+            exc = proto.failure
+            if exc is None or isinstance(exc, ConnectionClosed):
+                # TCP ended without a closing handshake: a network failure, so an OSError.
+                exc = self._last_error or ConnectionResetError(
+                    "the server closed the TCP connection without a closing handshake"
+                )
         self._finish(code, proto.close_reason, proto.was_clean, exc)
 
     def _write(self, data: bytes) -> None:
@@ -626,8 +663,12 @@ class Connection:
                 "tls": "the TLS handshake",
                 "ws": "the WebSocket upgrade",
             }.get(self._phase, "opening")
-            self._finish(1006, "", False, TimeoutError(
-                f"open_timeout ({self._config.open_timeout} s) expired during {what}"))
+            self._finish(
+                1006,
+                "",
+                False,
+                TimeoutError(f"open_timeout ({self._config.open_timeout} s) expired during {what}"),
+            )
 
     def _on_close_timeout(self) -> None:
         self._timers.pop("close", None)
@@ -638,8 +679,16 @@ class Connection:
             # The closing handshake completed but the server kept TCP open: drop it (7.1.1).
             self._end_from_proto(eof=True)
             return
-        self._finish(1006, "", False, self._last_error or TimeoutError(
-            f"close_timeout ({self._config.close_timeout} s) expired waiting for the server's close"))
+        self._finish(
+            1006,
+            "",
+            False,
+            self._last_error
+            or TimeoutError(
+                f"close_timeout ({self._config.close_timeout} s) expired "
+                "waiting for the server's close"
+            ),
+        )
 
     def _arm_keepalive(self) -> None:
         interval = self._config.ping_interval
@@ -659,8 +708,12 @@ class Connection:
 
     def _on_ping_timeout(self) -> None:
         self._timers.pop("ping_timeout", None)
-        self.fail(TimeoutError(
-            f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"), 1011)
+        self.fail(
+            TimeoutError(
+                f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"
+            ),
+            1011,
+        )
 
     def _arm_inactivity(self) -> None:
         limit = self._config.inactivity_timeout
@@ -687,7 +740,7 @@ class Connection:
                 return
             try:
                 fn(*args)
-            except Exception as exc:  # noqa: BLE001 - the barrier: nothing may reach the loop
+            except Exception as exc:
                 if not self._finished:
                     self._finish(1006, "", False, exc)
 
@@ -730,8 +783,6 @@ class Connection:
         self._sink.on_close(code, reason, was_clean, exc)
 
     def _require_proto(self) -> ClientConnection:
-        from .errors import InvalidState
-
         if self._proto is None or self._finished:
             raise InvalidState("the WebSocket is not open")
         return self._proto

@@ -5,7 +5,7 @@
     Exception
      +-- WebSocketError                 base of every qtws error
           +-- InvalidURI                the URL is not a valid ws:// or wss:// URL
-          +-- InvalidState              the call does not fit the current state (send after close, ...)
+          +-- InvalidState              wrong state for the call (e.g. send after close)
           +-- ConnectionClosed          the connection is closed (and, for reads, drained)
           +-- ProtocolError             the peer broke RFC 6455/7692; carries the close code
           |    +-- PayloadTooBig        a message or frame exceeded a configured limit (1009)
@@ -85,10 +85,7 @@ class InvalidHeader(HandshakeError):
     """A handshake header is missing or has a wrong value."""
 
     def __init__(self, name: str, value: str | None = None, msg: str = "") -> None:
-        if value is None:
-            text = f"missing {name} header"
-        else:
-            text = f"invalid {name} header: {value!r}"
+        text = f"missing {name} header" if value is None else f"invalid {name} header: {value!r}"
         super().__init__(text + (f": {msg}" if msg else ""))
         self.name = name
         self.value = value

@@ -11,7 +11,8 @@ afterwards, because a slot may call ``close()``, ``send()`` or ``deleteLater()``
 ``send()`` and ``close()`` may be called from any thread: they are marshalled to the owning
 thread with the proxy's ``call_soon_threadsafe`` (FIFO, so one producer's messages keep their
 order).  While CONNECTING (or waiting to reconnect) messages wait in an outbox bounded by
-``Config.outbox_limit``; they are written, in order, as soon as the connection opens.
+``Config.outbox_limit``; they are written, in order, right after the ``opened`` slots ran (so
+a slot can send a hello or an authentication message ahead of them).
 
 The blocking API (``connect``, ``wait_for_next_message``, iteration...) runs the proxy's loop
 until the answer is there, so it works in a plain script (selectors proxy) and in a Qt app.
@@ -117,7 +118,9 @@ def _is_permanent(exc: BaseException | None) -> bool:
     """Errors where reconnecting cannot help."""
     if isinstance(exc, (InvalidURI, NegotiationError, ssl.SSLCertVerificationError)):
         return True
-    return isinstance(exc, InvalidStatus) and 400 <= exc.status < 500 and exc.status not in (408, 429)
+    return (
+        isinstance(exc, InvalidStatus) and 400 <= exc.status < 500 and exc.status not in (408, 429)
+    )
 
 
 class WebSocket(QObject):
@@ -164,6 +167,7 @@ class WebSocket(QObject):
             raise TypeError("config must be a qtws.Config")
         self._uri: WebSocketURI = parse_uri(url)  # InvalidURI (a ValueError) at once
         self._config = config
+        self._current_url = self._uri.url
         self._loop = loop if loop is not None else _loop.get_event_loop_proxy()
         self._thread = threading.get_ident()
         self._state = ReadyState.CONNECTING
@@ -196,8 +200,8 @@ class WebSocket(QObject):
 
     @property
     def url(self) -> str:
-        """The URL (after redirects, the one connected to)."""
-        return self._uri.url
+        """The URL; after a redirect, the one actually connected to."""
+        return self._current_url
 
     @property
     def config(self) -> Config:
@@ -310,7 +314,9 @@ class WebSocket(QObject):
         self._blocking = True
         if not self._started or self._state is ReadyState.CLOSED:
             self.open()
-        self._loop.run_until(lambda: self._state is not ReadyState.CONNECTING or self._retry is not None, timeout)
+        self._loop.run_until(
+            lambda: self._state is not ReadyState.CONNECTING or self._retry is not None, timeout
+        )
         if self._state is ReadyState.OPEN:
             return
         if self._state is ReadyState.CONNECTING:
@@ -330,7 +336,9 @@ class WebSocket(QObject):
         self._check_blocking("wait_for_next_message")
         self._blocking = True
         if not self._inbox and self._state is not ReadyState.CLOSED:
-            self._loop.run_until(lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout)
+            self._loop.run_until(
+                lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout
+            )
         if self._inbox:
             return self._inbox.popleft()
         if self._state is ReadyState.CLOSED:
@@ -386,21 +394,28 @@ class WebSocket(QObject):
     def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
         """Driver report: the upgrade completed."""
         self._attempt = 0
+        if self._conn is not None:
+            self._current_url = self._conn.uri.url
         self._protocol = subprotocol
         self._extensions = extensions
         self._state = ReadyState.OPEN
+        # `opened` first, so its slots can send a hello/auth message ahead of the outbox.
+        if not self._emit("state_changed", ReadyState.OPEN):
+            return
+        if self._state is ReadyState.OPEN and not self._emit("opened", callback=self.onopen):
+            return
         conn = self._conn
-        # Outbox first, so messages sent while CONNECTING precede those sent from `opened`.
-        while self._outbox and conn is not None and not conn.finished and self._state is ReadyState.OPEN:
+        while (
+            self._outbox
+            and conn is not None
+            and not conn.finished
+            and self._state is ReadyState.OPEN
+        ):
             self._send_now(self._outbox.popleft())
         if self._close_after_open is not None and self._state is ReadyState.OPEN:
             code, reason = self._close_after_open
             self._close_after_open = None
             self._begin_close(code, reason)
-        if not self._emit(self.state_changed, ReadyState.OPEN):
-            return
-        if self._state is ReadyState.OPEN or self._state is ReadyState.CLOSING:
-            self._emit(self.opened, callback=self.onopen)
 
     def on_message(self, data: str | bytes) -> None:
         """Driver report: a complete message."""
@@ -408,12 +423,12 @@ class WebSocket(QObject):
         c["mi"] += 1
         if self._blocking or not self._has_listeners():
             self._inbox.append(data)
-        if not self._emit(self.message, data, callback=self.onmessage):
+        if not self._emit("message", data, callback=self.onmessage):
             return
         if isinstance(data, str):
-            self._emit(self.text_message, data)
+            self._emit("text_message", data)
         else:
-            self._emit(self.binary_message, data)
+            self._emit("binary_message", data)
 
     def on_ping(self, payload: bytes) -> None:
         """Driver report: a ping arrived (already answered)."""
@@ -422,7 +437,7 @@ class WebSocket(QObject):
         """Driver report: a pong arrived."""
         if rtt is not None:
             self._latency = rtt
-            self._emit(self.pong_received, payload, rtt)
+            self._emit("pong_received", payload, rtt)
 
     def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
         """Driver report: the connection ended (exactly once per connection)."""
@@ -455,11 +470,11 @@ class WebSocket(QObject):
         prev = self._state
         self._state = ReadyState.CONNECTING
         self._retry = self._loop.call_later(delay, lambda: self._barrier(self._do_reconnect))
-        if exc is not None and not self._emit(self.error, exc, callback=self.onerror):
+        if exc is not None and not self._emit("error", exc, callback=self.onerror):
             return
-        if prev is not ReadyState.CONNECTING and not self._emit(self.state_changed, self._state):
+        if prev is not ReadyState.CONNECTING and not self._emit("state_changed", self._state):
             return
-        self._emit(self.reconnecting, attempt, delay)
+        self._emit("reconnecting", attempt, delay)
 
     def _do_reconnect(self) -> None:
         if self._retry is None or self._state is not ReadyState.CONNECTING or self._user_closed:
@@ -475,17 +490,19 @@ class WebSocket(QObject):
             self._retry = None
         if self._outbox:
             self._counts["un"] += len(self._outbox)
-            _log.warning("%d queued message(s) were never sent: the WebSocket closed", len(self._outbox))
+            _log.warning(
+                "%d queued message(s) were never sent: the WebSocket closed", len(self._outbox)
+            )
             self._outbox.clear()
         _loop.unregister_active(self)
-        if exc is not None and not self._emit(self.error, exc, callback=self.onerror):
+        if exc is not None and not self._emit("error", exc, callback=self.onerror):
             return
         if self._state is not ReadyState.CLOSED:
             return  # a slot re-opened it
-        if not self._emit(self.state_changed, ReadyState.CLOSED):
+        if not self._emit("state_changed", ReadyState.CLOSED):
             return
         if self._state is ReadyState.CLOSED:
-            self._emit(self.closed, event, callback=self.onclose)
+            self._emit("closed", event, callback=self.onclose)
 
     def _send_now(self, msg: str | bytes) -> None:
         state = self._state
@@ -519,7 +536,7 @@ class WebSocket(QObject):
             self._state = ReadyState.CLOSING
             conn.close(code, reason)
             if self._state is ReadyState.CLOSING:
-                self._emit(self.state_changed, ReadyState.CLOSING)
+                self._emit("state_changed", ReadyState.CLOSING)
             return
         if conn is not None and self._outbox:
             # CONNECTING with queued messages: keep the promise that earlier sends precede
@@ -546,20 +563,26 @@ class WebSocket(QObject):
         self._close_after_open = None
         self._inbox.clear()
 
-    def _emit(self, signal: Any, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
-        """Emit ``signal(*args)`` then ``callback(*args)``; False if the object was deleted."""
+    def _emit(self, name: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
+        """Emit signal ``name(*args)``, then ``callback(*args)``; False if the object was deleted
+        (a deleted QObject's signals cannot even be looked up)."""
         if sip.isdeleted(self):
-            if self._conn is not None:
-                self._conn.abort(None)
+            # The C++ object is gone (deleteLater, parent deleted): nobody can close this
+            # connection any more, so say goodbye properly (1001 "going away").
+            conn = self._conn
+            if conn is not None and self._state is ReadyState.OPEN:
+                self._state = ReadyState.CLOSING
+                self._user_closed = True
+                conn.close(1001, "going away")
             return False
         depth = getattr(_tls, "depth", 0)
         _tls.depth = depth + 1
         try:
-            signal.emit(*args)
+            getattr(self, name).emit(*args)
             if callback is not None:
                 try:
                     callback(*args)
-                except Exception:  # noqa: BLE001 - a user callback must not kill the connection
+                except Exception:
                     _log.exception("exception in a qtws callback %r", callback)
         finally:
             _tls.depth = depth
@@ -570,7 +593,8 @@ class WebSocket(QObject):
             return True
         try:
             return any(
-                self.receivers(s) > 0 for s in (self.message, self.text_message, self.binary_message)
+                self.receivers(s) > 0
+                for s in (self.message, self.text_message, self.binary_message)
             )
         except RuntimeError:
             return False
@@ -579,12 +603,14 @@ class WebSocket(QObject):
         """Run a marshalled call; its exceptions are logged, never raised into the loop."""
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001
+        except Exception:
             _log.exception("qtws: a call marshalled from another thread failed")
 
     def _check_thread(self, what: str) -> None:
         if threading.get_ident() != self._thread:
-            raise InvalidState(f"{what}() must be called from the thread that created the WebSocket")
+            raise InvalidState(
+                f"{what}() must be called from the thread that created the WebSocket"
+            )
 
     def _check_blocking(self, what: str) -> None:
         self._check_thread(what)

@@ -50,9 +50,7 @@ class WsServer:
     def start(self) -> WsServer:
         kwargs = dict(self.kwargs)
         kwargs.setdefault("process_request", self._process_request)
-        self.server = serve(
-            self.handler, "127.0.0.1", self.port, ssl=self.ssl_context, **kwargs
-        )
+        self.server = serve(self.handler, "127.0.0.1", self.port, ssl=self.ssl_context, **kwargs)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -188,8 +186,19 @@ class HttpProxy:
         self.port = s.getsockname()[1]
         s.close()
         cmd = [
-            sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
-            "--num-workers", "1", "--num-acceptors", "1", "--log-level", "WARNING",
+            sys.executable,
+            "-m",
+            "proxy",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--num-workers",
+            "1",
+            "--num-acceptors",
+            "1",
+            "--log-level",
+            "WARNING",
         ]
         if basic_auth:
             cmd += ["--basic-auth", basic_auth]
@@ -206,4 +215,39 @@ class HttpProxy:
 
     def close(self) -> None:
         self.proc.terminate()
+        self.proc.wait(5)
+
+
+class ChildEchoServer:
+    """A `websockets` echo server in a child process, so its CPU work (unmasking 16 MiB...)
+    never holds this process's GIL: used where the test measures the GUI thread's latency."""
+
+    SCRIPT = (
+        "import sys\n"
+        "from websockets.sync.server import serve\n"
+        "def echo(ws):\n"
+        "    try:\n"
+        "        for m in ws: ws.send(m)\n"
+        "    except Exception: pass\n"
+        "with serve(echo, '127.0.0.1', 0, max_size=None, compression=None) as s:\n"
+        "    print(s.socket.getsockname()[1], flush=True)\n"
+        "    s.serve_forever()\n"
+    )
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"ws://127.0.0.1:{self.port}/"
+
+    def __enter__(self) -> ChildEchoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
         self.proc.wait(5)

@@ -103,7 +103,8 @@ def test_connect_errors_raise() -> None:
         except ConnectionRefusedError:
             print("refused")
         srv = socket.create_server(("127.0.0.1", 0))
-        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.getsockname()[1]}/", config=qtws.Config(proxy=None))
+        port = srv.getsockname()[1]
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{port}/", config=qtws.Config(proxy=None))
         try:
             ws.connect(timeout=0.3)
         except TimeoutError:

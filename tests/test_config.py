@@ -12,7 +12,12 @@ import qtws
 
 def test_defaults_match_the_contract() -> None:
     c = qtws.Config()
-    assert (c.ping_interval, c.ping_timeout, c.open_timeout, c.close_timeout) == (20.0, 20.0, 10.0, 5.0)
+    assert (c.ping_interval, c.ping_timeout, c.open_timeout, c.close_timeout) == (
+        20.0,
+        20.0,
+        10.0,
+        5.0,
+    )
     assert c.max_message_size == 16 * 2**20 and c.max_frame_size is None
     assert c.compression is True and c.proxy == "auto" and c.max_redirects == 5
     assert c.reconnect is None and c.outbox_limit == 1000

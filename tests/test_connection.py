@@ -16,10 +16,10 @@ from pytestqt.qtbot import QtBot
 import qtws
 from qtws.loop.base import AddrInfo, default_resolver
 from tests.servers import (
+    ChildEchoServer,
     HttpProxy,
     RawServer,
     Tls,
-    WsServer,
     accept_upgrade,
     drain,
     read_request,
@@ -28,7 +28,12 @@ from tests.servers import (
 
 
 def cfg(**kw: Any) -> qtws.Config:
-    base: dict[str, Any] = {"ping_interval": None, "proxy": None, "open_timeout": 5, "close_timeout": 2}
+    base: dict[str, Any] = {
+        "ping_interval": None,
+        "proxy": None,
+        "open_timeout": 5,
+        "close_timeout": 2,
+    }
     base.update(kw)
     return qtws.Config(**base)
 
@@ -113,7 +118,7 @@ def test_inactivity_timeout(qtbot: QtBot) -> None:
         ws = qtws.WebSocket(
             f"ws://127.0.0.1:{srv.port}/", config=cfg(inactivity_timeout=0.2, close_timeout=0.2)
         )
-        errors, ev = run_to_close(qtbot, ws)
+        errors, _ev = run_to_close(qtbot, ws)
     assert isinstance(errors[0], TimeoutError) and "inactivity" in str(errors[0])
 
 
@@ -129,7 +134,10 @@ def test_invalid_status_exposes_status_headers_body(qtbot: QtBot) -> None:
     exc = errors[0]
     assert isinstance(exc, qtws.InvalidStatus)
     assert exc.status == 403
-    assert ("X-Why", "nope") in [(k.title(), v) for k, v in exc.headers] or ("x-why", "nope") in exc.headers
+    assert ("X-Why", "nope") in [(k.title(), v) for k, v in exc.headers] or (
+        "x-why",
+        "nope",
+    ) in exc.headers
     assert exc.body.startswith(b"denied")
     assert ev.code == 1006
 
@@ -155,7 +163,8 @@ def test_redirect_is_followed(qtbot: QtBot) -> None:
         def peer(c: socket.socket) -> None:
             read_request(c)
             c.sendall(
-                f"HTTP/1.1 302 Found\r\nLocation: {target.url}\r\nContent-Length: 0\r\n\r\n".encode()
+                f"HTTP/1.1 302 Found\r\nLocation: {target.url}\r\n"
+                "Content-Length: 0\r\n\r\n".encode()
             )
 
         with RawServer(peer) as srv:
@@ -347,15 +356,13 @@ def test_gui_stays_responsive_during_stalled_tls_handshake(qtbot: QtBot) -> None
 
 def test_gui_stays_responsive_receiving_16mib(qtbot: QtBot) -> None:
     big = b"\x5a" * (16 * 2**20)
-    with WsServer(max_size=None, compression=None) as srv:
+    with ChildEchoServer() as srv:
         ws = qtws.WebSocket(srv.url, config=cfg())
         with qtbot.waitSignal(ws.opened, timeout=5000):
             ws.open()
-        ws.send(big)  # the echo comes back as one 16 MiB message
-        qtbot.wait(50)
         dog = _Watchdog()
         with qtbot.waitSignal(ws.binary_message, timeout=30000) as blocker:
-            pass
+            ws.send(big)  # the echo comes back as one 16 MiB message
         worst = dog.stop()
         assert blocker.args[0] == big
         with qtbot.waitSignal(ws.closed, timeout=5000):

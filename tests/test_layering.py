@@ -33,10 +33,7 @@ def _relative_targets(path: Path) -> set[str]:
     """Absolute dotted names of the qtws modules that ``path`` imports relatively."""
     tree = ast.parse(path.read_text(), str(path))
     pkg_parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if pkg_parts[-1] != "__init__":
-        pkg_parts = pkg_parts[:-1]
-    else:
-        pkg_parts = pkg_parts[:-1]
+    pkg_parts = pkg_parts[:-1]  # the package holding the module (or the __init__)
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -112,7 +113,9 @@ def test_permessage_deflate_negotiated(qtbot: QtBot) -> None:
 
 def test_compression_off(qtbot: QtBot) -> None:
     with ws_server() as srv:
-        ws, _ = open_ws(qtbot, srv.url, qtws.Config(ping_interval=None, compression=False, proxy=None))
+        ws, _ = open_ws(
+            qtbot, srv.url, qtws.Config(ping_interval=None, compression=False, proxy=None)
+        )
         assert ws.extensions == ""
         close_ws(qtbot, ws)
 
@@ -254,8 +257,7 @@ def test_send_while_connecting_is_queued_and_sent_in_order(qtbot: QtBot) -> None
         ws.open()
         ws.send(b"second")
         assert ws.buffered_amount == len("first") + len(b"second")
-        with qtbot.waitUntil(lambda: len(rec.messages()) == 2, timeout=5000):
-            pass
+        qtbot.waitUntil(lambda: len(rec.messages()) == 2, timeout=5000)
         assert rec.messages() == ["first", b"second"]
         close_ws(qtbot, ws)
 
@@ -327,7 +329,15 @@ def test_close_from_another_thread(qtbot: QtBot) -> None:
 
 
 def test_slot_may_close_send_and_delete(qtbot: QtBot) -> None:
-    with ws_server() as srv:
+    seen: list[tuple[int | None, str | None]] = []
+
+    def handler(conn: ServerConnection) -> None:
+        with contextlib.suppress(Exception):
+            for m in conn:
+                conn.send(m)
+        seen.append((conn.close_code, conn.close_reason))
+
+    with ws_server(handler) as srv:
         ws = make(srv.url)
         rec = Recorder(ws)
         ws.opened.connect(lambda: ws.send("from-slot"))
@@ -337,10 +347,29 @@ def test_slot_may_close_send_and_delete(qtbot: QtBot) -> None:
             ws.deleteLater()
 
         ws.message.connect(on_message)
-        with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+        with qtbot.waitSignal(ws.destroyed, timeout=5000):
             ws.open()
-        assert blocker.args[0] == qtws.CloseEvent(1000, "slot", True)
-        assert rec.messages() == ["from-slot"]
+        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert rec.messages() == ["from-slot"]
+    assert seen == [(1000, "slot")]
+
+
+def test_deleting_an_open_websocket_closes_with_1001(qtbot: QtBot) -> None:
+    seen: list[tuple[int | None, str | None]] = []
+
+    def handler(conn: ServerConnection) -> None:
+        with contextlib.suppress(Exception):
+            for m in conn:
+                conn.send(m)
+        seen.append((conn.close_code, conn.close_reason))
+
+    with ws_server(handler) as srv:
+        ws, _ = open_ws(qtbot, srv.url)
+        with qtbot.waitSignal(ws.destroyed, timeout=5000):
+            ws.deleteLater()
+        ws.send("anyone there?")  # the echo arrives on a deleted object: must not crash
+        qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert seen == [(1001, "going away")]
 
 
 def test_browser_callbacks(qtbot: QtBot) -> None:
@@ -358,7 +387,7 @@ def test_browser_callbacks(qtbot: QtBot) -> None:
 
 def test_failing_callback_does_not_kill_connection(qtbot: QtBot, caplog: Any) -> None:
     with ws_server() as srv:
-        ws, rec = open_ws(qtbot, srv.url)
+        ws, _rec = open_ws(qtbot, srv.url)
 
         def boom(m: object) -> None:
             raise RuntimeError("user bug")
@@ -448,7 +477,7 @@ def test_reconnect_after_server_restart_delivers_outbox_in_order(qtbot: QtBot) -
             for m in conn:
                 got.append(str(m))
                 conn.send(m)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
     srv = WsServer(handler).start()
