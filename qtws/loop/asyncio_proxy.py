@@ -209,6 +209,10 @@ class AsyncioProxy(EventLoopProxy):
         """Remove this proxy's readers and writers; close the loop if the proxy created it."""
         for handle in list(self._io.values()):
             handle.cancel()
+        if self._signal_pair is not None:
+            for sock in self._signal_pair:
+                sock.close()
+            self._signal_pair = None
         if self._owns_loop and not self.loop.is_closed():
             self.loop.close()
 

@@ -422,6 +422,21 @@ class QtProxy(EventLoopProxy):
         self._wake_r.close()
         self._wake_w.close()
 
+    def __del__(self) -> None:
+        # A thread's default proxy dies with the thread: release its fds quietly.  Qt objects
+        # may only be touched on their own thread; elsewhere just the sockets are closed.
+        try:  # not contextlib.suppress: module globals may be gone at interpreter exit
+            if self._closed:
+                return
+            if threading.get_ident() == self._thread_id:
+                self.close()
+            else:
+                self._closed = True
+                self._wake_r.close()
+                self._wake_w.close()
+        except Exception:
+            pass
+
 
 def _delete_notifier(notifier: QSocketNotifier) -> None:
     """qasync's order: disable first (Qt stops watching the fd at once), then disconnect, then

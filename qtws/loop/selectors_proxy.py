@@ -271,6 +271,13 @@ class SelectorsProxy(EventLoopProxy):
         self._wake_r.close()
         self._wake_w.close()
 
+    def __del__(self) -> None:
+        # A thread's default proxy dies with the thread: release its fds quietly.
+        try:  # noqa: SIM105 - not contextlib.suppress: module globals may be gone at interpreter exit
+            self.close()
+        except Exception:
+            pass
+
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
