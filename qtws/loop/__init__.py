@@ -103,7 +103,8 @@ def get_event_loop_proxy() -> EventLoopProxy:
         return _state.explicit
     current = _state.default
     if _qt_app_exists():
-        if current is not None and type(current).__name__ == "QtProxy":
+        if type(current).__name__ == "QtProxy" and not getattr(current, "closed", True):
+            assert current is not None
             return current
         from .qt import QtProxy
 

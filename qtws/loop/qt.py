@@ -347,6 +347,11 @@ class QtProxy(EventLoopProxy):
         """The thread that created this proxy and runs its callbacks."""
         return self._thread_id
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
     # -- running ---------------------------------------------------------------------------
 
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
@@ -361,6 +366,10 @@ class QtProxy(EventLoopProxy):
         if len(self._frames) == 1:
             self._enter_running()
         timer = self.call_later(timeout, frame.finish) if timeout is not None else None
+        # Called from one of our callbacks, the rest of that batch must run in this loop.
+        self._schedule()
+        if self._threadsafe:
+            self._wake()
         try:
             loop.exec()
         finally:

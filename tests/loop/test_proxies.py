@@ -432,6 +432,29 @@ def test_nested_run_until(nestable_proxy: EventLoopProxy) -> None:
     assert order == ["outer-start", "inner-done", "outer-end"]
 
 
+def test_nested_run_until_runs_the_rest_of_the_current_batch(
+    nestable_proxy: EventLoopProxy,
+) -> None:
+    """A callback waiting for a callback queued right behind it (same batch) gets it."""
+    proxy = nestable_proxy
+    order: list[str] = []
+
+    def first() -> None:
+        # No timeout and no timer: nothing but the batch itself may wake this loop.
+        order.append("ok" if proxy.run_until(lambda: "second" in order) else "stopped")
+        order.append("first")
+
+    rescue = threading.Timer(WAIT, proxy.stop)
+    rescue.start()
+    proxy.call_soon(first)
+    proxy.call_soon(lambda: order.append("second"))
+    try:
+        assert proxy.run_until(lambda: "first" in order)
+    finally:
+        rescue.cancel()
+    assert order == ["second", "ok", "first"]
+
+
 def test_stop_ends_nested_run_until_calls(nestable_proxy: EventLoopProxy) -> None:
     proxy = nestable_proxy
     results: list[bool] = []
