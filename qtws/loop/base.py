@@ -149,11 +149,18 @@ class EventLoopProxy(ABC):
 
     @abstractmethod
     def add_reader(self, fd: int, callback: Callable[[], None]) -> Handle:
-        """Call ``callback()`` whenever ``fd`` is readable, until the handle is cancelled."""
+        """Call ``callback()`` whenever ``fd`` is readable, until the handle is cancelled.
+
+        One reader per fd: a new one replaces the old, whose handle then does nothing.
+        Cancel before closing the fd.  The callback may cancel or replace its own registration.
+        """
 
     @abstractmethod
     def add_writer(self, fd: int, callback: Callable[[], None]) -> Handle:
-        """Call ``callback()`` whenever ``fd`` is writable, until the handle is cancelled."""
+        """Call ``callback()`` whenever ``fd`` is writable, until the handle is cancelled.
+
+        One writer per fd (independent of its reader); a new one replaces the old.
+        """
 
     @abstractmethod
     def call_soon(self, callback: Callable[[], None]) -> Handle:
@@ -181,7 +188,7 @@ class EventLoopProxy(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Make every running :meth:`run_until` of this proxy return promptly.
-        Thread-safe and async-signal-safe."""
+        Thread-safe and async-signal-safe; with nothing running it has no effect."""
 
     @abstractmethod
     def resolve(self, host: str, port: int, callback: ResolveCallback) -> Handle:
