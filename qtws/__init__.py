@@ -84,7 +84,12 @@ __all__ = [
 ]
 
 
+_SUBMODULES = ("config", "connection", "core", "errors", "loop", "websocket")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # `qtws.loop.QtProxy` works after a bare `import qtws`
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'qtws' has no attribute {name!r}")
