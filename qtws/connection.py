@@ -27,9 +27,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import importlib
 import os
 import socket
 import ssl
+import sys
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -182,6 +185,7 @@ class Connection:
 
     def start(self) -> None:
         """Begin connecting (returns at once)."""
+        _preload_numpy()
         if self._config.open_timeout is not None:
             self._set_timer("open", self._config.open_timeout, self._on_open_timeout)
         self._begin(self.uri)
@@ -786,6 +790,27 @@ class Connection:
         if self._proto is None or self._finished:
             raise InvalidState("the WebSocket is not open")
         return self._proto
+
+
+_numpy_requested = False
+
+
+def _preload_numpy() -> None:
+    """Import numpy (used to mask large outgoing payloads) on a background thread, once.
+
+    Importing it takes ~0.1 s; doing that on the GUI thread when the first large message is
+    sent would stall the interface, so the first connection warms it up off-thread instead.
+    """
+    global _numpy_requested
+    if _numpy_requested or "numpy" in sys.modules:
+        return
+    _numpy_requested = True
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module("numpy")
+
+    threading.Thread(target=load, name="qtws-numpy-preload", daemon=True).start()
 
 
 def _is_ip(host: str) -> bool:

@@ -360,6 +360,8 @@ def test_gui_stays_responsive_receiving_16mib(qtbot: QtBot) -> None:
         ws = qtws.WebSocket(srv.url, config=cfg())
         with qtbot.waitSignal(ws.opened, timeout=5000):
             ws.open()
+        with qtbot.waitSignal(ws.binary_message, timeout=5000):
+            ws.send(b"warm-up" * 1000)  # numpy (for masking) is loaded by now
         dog = _Watchdog()
         with qtbot.waitSignal(ws.binary_message, timeout=30000) as blocker:
             ws.send(big)  # the echo comes back as one 16 MiB message
