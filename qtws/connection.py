@@ -586,9 +586,10 @@ class Connection:
     def _end_from_proto(self, eof: bool) -> None:
         proto = self._proto
         assert proto is not None
-        if proto.state is not State.CLOSED and not eof:
-            # Client side (RFC 6455 7.1.1): wait for the server to close TCP; half-close ours.
-            if not self._shutdown_sent and self._sock is not None:
+        if not eof and proto.was_clean and self._sock is not None:
+            # RFC 6455 7.1.1: after the closing handshake the server closes TCP first; the
+            # client waits for that (close_timeout bounds the wait) and half-closes its side.
+            if not self._shutdown_sent:
                 self._shutdown_sent = True
                 with contextlib.suppress(OSError):
                     if not isinstance(self._sock, ssl.SSLSocket):

@@ -370,3 +370,25 @@ def test_gui_stays_responsive_receiving_16mib(qtbot: QtBot) -> None:
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
     assert worst < 0.1, f"GUI thread stalled {worst:.3f} s"
+
+
+def test_server_keeping_tcp_open_after_closing_handshake(qtbot: QtBot) -> None:
+    """The client waits for the server to close TCP (RFC 6455 7.1.1), at most close_timeout;
+    the close stays clean since both close frames were exchanged."""
+
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        c.recv(64)  # the client's masked close frame
+        c.sendall(b"\x88\x02\x03\xe8")  # close 1000, then never close TCP
+        drain(c, 5)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(close_timeout=0.3))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        errors: list[Any] = []
+        ws.error.connect(errors.append)
+        with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+            ws.close()
+    assert blocker.args[0] == qtws.CloseEvent(1000, "", True)
+    assert errors == []
