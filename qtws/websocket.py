@@ -90,8 +90,9 @@ class CloseEvent:
 @dataclass(frozen=True)
 class Stats:
     """Counters since the WebSocket was created: messages and bytes (on the wire, after
-    compression and framing) in each direction, reconnect attempts, and messages discarded
-    because ``close()`` was called while they waited in the outbox."""
+    compression and framing) in each direction, reconnect attempts, and ``messages_unsent``:
+    messages accepted by ``send()`` that could not be sent because the WebSocket closed first
+    (each is also logged as a warning)."""
 
     messages_in: int = 0
     messages_out: int = 0
@@ -174,6 +175,8 @@ class WebSocket(QObject):
         self._started = False
         self._conn: Connection | None = None
         self._outbox: collections.deque[str | bytes] = collections.deque()
+        self._inflight = 0  # sends marshalled from other threads, not yet run
+        self._inflight_lock = threading.Lock()
         self._inbox: collections.deque[str | bytes] = collections.deque()
         self._blocking = False
         self._user_closed = False
@@ -278,9 +281,30 @@ class WebSocket(QObject):
         if self._state in (ReadyState.CLOSING, ReadyState.CLOSED) or self._user_closed:
             raise InvalidState(f"cannot send: the WebSocket is {self._state.name}")
         if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(lambda: self._barrier(self._send_now, msg))
+            with self._inflight_lock:
+                # The outbox limit holds for other threads too: count their queued sends.
+                if (
+                    self._state is ReadyState.CONNECTING
+                    and len(self._outbox) + self._inflight >= self._config.outbox_limit
+                ):
+                    raise InvalidState(
+                        f"outbox full ({self._config.outbox_limit} messages waiting "
+                        "for the connection)"
+                    )
+                self._inflight += 1
+            self._loop.call_soon_threadsafe(lambda: self._send_marshalled(msg))
             return
         self._send_now(msg)
+
+    def _send_marshalled(self, msg: str | bytes) -> None:
+        with self._inflight_lock:
+            self._inflight -= 1
+        try:
+            self._send_now(msg)
+        except InvalidState as exc:
+            # Closed between the call and now: the caller could not be told, so count it.
+            self._counts["un"] += 1
+            _log.warning("a message sent from another thread was not sent: %s", exc)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with the full closing handshake (``close_timeout`` bounds the wait).

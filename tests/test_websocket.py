@@ -521,3 +521,22 @@ def test_user_close_never_reconnects(qtbot: QtBot) -> None:
         qtbot.wait(100)
         assert "reconnecting" not in rec.names()
         assert ws.ready_state is qtws.ReadyState.CLOSED
+
+
+def test_outbox_limit_applies_to_other_threads(qtbot: QtBot) -> None:
+    ws = make("ws://127.0.0.1:1/", qtws.Config(outbox_limit=3, proxy=None, ping_interval=None))
+    results: list[str] = []
+
+    def producer() -> None:
+        for i in range(5):
+            try:
+                ws.send(f"m{i}")
+                results.append("ok")
+            except qtws.InvalidState:
+                results.append("full")
+
+    t = threading.Thread(target=producer)
+    t.start()
+    t.join()
+    assert results == ["ok", "ok", "ok", "full", "full"]
+    qtbot.waitUntil(lambda: ws.buffered_amount == 6, timeout=2000)  # the 3 reached the outbox
