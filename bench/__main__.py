@@ -1,0 +1,70 @@
+"""``python -m bench``: run the benchmarks, print a Markdown table (or JSON with ``--json``)
+and save both under ``bench/results/`` (git-ignored)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import codec, e2e
+from .report import Row, as_json, machine_info, markdown
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="qtws benchmarks side by side with QWebSocket, websockets and wsproto.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, one repeat (a smoke run, ~10 s)"
+    )
+    parser.add_argument(
+        "--only", choices=("codec", "e2e"), action="append", help="run only this part (repeatable)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON on stdout instead of Markdown"
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=RESULTS,
+        help=f"where latest.md and latest.json go (default {RESULTS})",
+    )
+    args = parser.parse_args(argv)
+    parts = args.only or ["codec", "e2e"]
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    notes: dict[str, list[str]] = {}
+    if "codec" in parts:
+        rows += codec.run(args.quick, _log)
+        notes.update(codec.NOTES)
+    if "e2e" in parts:
+        rows += e2e.run(e2e.QUICK if args.quick else e2e.FULL, _log)
+        notes.update(e2e.NOTES)
+    info = machine_info()
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    info["mode"] = "quick" if args.quick else "full"
+
+    text = markdown(rows, info, notes)
+    data = json.dumps(as_json(rows, info, notes), indent=2, ensure_ascii=False)
+    out: Path = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(text, encoding="utf-8")
+    (out / "latest.json").write_text(data + "\n", encoding="utf-8")
+    print(data if args.json else text)
+    _log(f"done in {info['seconds']} s; saved {out / 'latest.md'} and {out / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

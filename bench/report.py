@@ -1,0 +1,150 @@
+"""Result rows, ratios and the Markdown/JSON output of the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+
+@dataclass
+class Row:
+    """One measured quantity for several implementations.
+
+    ``values`` maps a column (an implementation) to its measurement, ``None`` when it does not
+    apply or failed.  ``ratios`` maps a label ``"<qtws column> vs <other column>"`` to a ratio
+    that is > 1 when qtws is faster: qtws ÷ other for throughputs (``higher_is_better``),
+    other ÷ qtws for times.
+    """
+
+    group: str
+    name: str
+    unit: str
+    higher_is_better: bool
+    values: dict[str, float | None]
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    ratios: dict[str, float | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for mine, other in self.pairs:
+            a, b = self.values.get(mine), self.values.get(other)
+            ratio: float | None = None
+            if a and b:
+                ratio = a / b if self.higher_is_better else b / a
+            self.ratios[f"{mine} vs {other}"] = ratio
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """The facts a reader needs to put the numbers in context."""
+    try:
+        from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+    except ImportError:  # pragma: no cover - PyQt6 is a dependency of qtws
+        PYQT_VERSION_STR = QT_VERSION_STR = "not installed"
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "qtws": _version("qtws"),
+        "pyqt6": PYQT_VERSION_STR,
+        "qt": QT_VERSION_STR,
+        "websockets": _version("websockets"),
+        "wsproto": _version("wsproto"),
+        "numpy": _version("numpy"),
+    }
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    return (
+        f"{info['cpus']} CPUs ({info['cpu']}), {info['platform']}, "
+        f"Python {info['python']}, qtws {info['qtws']}, PyQt6 {info['pyqt6']} (Qt {info['qt']}), "
+        f"websockets {info['websockets']}, wsproto {info['wsproto']}, numpy {info['numpy']}"
+    )
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 100_000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"**{value:.2f}×**"  # noqa: RUF001
+
+
+def markdown(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]]) -> str:
+    """One Markdown table per group; ``notes[group]`` lines follow its table."""
+    out = [
+        "## qtws benchmarks",
+        "",
+        f"Machine: {machine_line(info)}.",
+        "",
+        "Ratios: > 1 means qtws is faster (qtws ÷ other for rates, other ÷ qtws for times).",
+    ]
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.group, []).append(row)
+    for group, members in groups.items():
+        columns: list[str] = []
+        ratio_cols: list[str] = []
+        for row in members:
+            columns += [c for c in row.values if c not in columns]
+            ratio_cols += [r for r in row.ratios if r not in ratio_cols]
+        header = ["benchmark", "unit", *columns, *ratio_cols]
+        out += ["", f"### {group}", ""]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
+        for row in members:
+            cells = [row.name, row.unit]
+            cells += [_fmt(row.values.get(c)) for c in columns]
+            cells += [_fmt_ratio(row.ratios.get(r)) if r in row.ratios else "" for r in ratio_cols]
+            out.append("| " + " | ".join(cells) + " |")
+        for note in notes.get(group, []):
+            out += ["", note]
+    return "\n".join(out) + "\n"
+
+
+def as_json(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "machine": info,
+        "rows": [
+            {
+                "group": r.group,
+                "name": r.name,
+                "unit": r.unit,
+                "higher_is_better": r.higher_is_better,
+                "values": r.values,
+                "ratios": r.ratios,
+            }
+            for r in rows
+        ],
+        "notes": notes,
+    }
