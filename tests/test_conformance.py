@@ -889,6 +889,7 @@ MESSAGES = [
     [
         ("", 15, False),
         ("; server_no_context_takeover", 15, True),
+        ("; server_max_window_bits=8", 9, False),  # zlib compresses "8" with 9 bits
         ("; server_max_window_bits=9", 9, False),
         ("; server_max_window_bits=10", 10, False),
         ("; server_max_window_bits=12", 12, False),
@@ -1428,3 +1429,42 @@ def test_close_from_a_message_slot(qtbot: QtBot) -> None:
     assert out.messages[:2] == ["m0", "m1"]
     assert [f.opcode for f in out.conn.frames] == [OP_CLOSE]
     assert_clean(out, 4321)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "client_max_window_bits",  # the server must give a value (RFC 7692 7.1.2.2)
+        "server_max_window_bits=16",
+        "server_max_window_bits=7",
+        "server_max_window_bits=010",
+        "server_no_context_takeover=1",
+        "server_no_context_takeover; server_no_context_takeover",
+        "x_unknown_param",
+    ],
+)
+def test_deflate_invalid_response_parameters(qtbot: QtBot, params: str) -> None:
+    # RFC 7692 7.1: a response the client cannot accept fails the WebSocket connection.
+    resp = response_with(extra=f"Sec-WebSocket-Extensions: permessage-deflate; {params}")
+    out = handshake_failure(qtbot, config=DEFLATE, response=resp)
+    assert isinstance(out.error, qtws.NegotiationError), out.error
+
+
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect"])
+def test_handshake_redirect_followed(qtbot: QtBot, status: str) -> None:
+    def script(c: PeerConn) -> None:
+        c.send_frame(OP_TEXT, b"redirected")
+        clean_end(c)
+
+    with Peer(script) as target:
+        location = f"Location: ws://127.0.0.1:{target.port}/there"
+        redirect = response_with(status=status, drop="Upgrade", extra=location)
+
+        def wait(c: PeerConn) -> None:
+            c.wait_eof(5)
+
+        out = run(qtbot, wait, response=redirect)
+        target.join()
+    assert out.messages == ["redirected"]
+    assert out.ws.url.endswith("/there")
+    assert_clean(out)
