@@ -402,7 +402,7 @@ class Sizes:
     repeats: int
 
 
-FULL = Sizes(small=20_000, kib=10_000, deflate=5_000, pings=1_000, mib=20, mib16=3, repeats=5)
+FULL = Sizes(small=20_000, kib=10_000, deflate=5_000, pings=1_000, mib=20, mib16=4, repeats=7)
 QUICK = Sizes(small=1_000, kib=500, deflate=300, pings=100, mib=2, mib16=1, repeats=1)
 
 
