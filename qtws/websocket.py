@@ -49,7 +49,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from . import loop as _loop
 from .config import Config
 from .connection import Connection
-from .core import WebSocketURI, parse_uri
+from .core import State, WebSocketURI, parse_uri
 from .errors import (
     ConnectionClosed,
     InvalidState,
@@ -175,6 +175,7 @@ class WebSocket(QObject):
         self._started = False
         self._conn: Connection | None = None
         self._outbox: collections.deque[str | bytes] = collections.deque()
+        self._opens = 0  # successful opens, for connect()
         self._inflight = 0  # sends marshalled from other threads, not yet run
         self._inflight_lock = threading.Lock()
         self._inbox: collections.deque[str | bytes] = collections.deque()
@@ -319,14 +320,19 @@ class WebSocket(QObject):
         self._close_now(code, reason)
 
     def ping(self, payload: bytes = b"") -> None:
-        """Send a ping (at most 125 bytes); its round trip arrives with ``pong_received``."""
+        """Send a ping (at most 125 bytes); its round trip arrives with ``pong_received``.
+        Raises :class:`InvalidState` unless OPEN; ignored while the connection is closing."""
         payload = self._control_payload(payload)
-        self._open_conn().send_ping(payload)
+        conn = self._open_conn("ping")
+        if conn.state is State.OPEN:
+            conn.send_ping(payload)
 
     def pong(self, payload: bytes = b"") -> None:
         """Send an unsolicited pong (pings are answered automatically)."""
         payload = self._control_payload(payload)
-        self._open_conn().send_pong(payload)
+        conn = self._open_conn("pong")
+        if conn.state is State.OPEN:
+            conn.send_pong(payload)
 
     # ------------------------------------------------------------------ blocking API
     def connect(self, timeout: float | None = None) -> None:
@@ -338,10 +344,13 @@ class WebSocket(QObject):
         self._blocking = True
         if not self._started or self._state is ReadyState.CLOSED:
             self.open()
+        opens = self._opens
         self._loop.run_until(
             lambda: self._state is not ReadyState.CONNECTING or self._retry is not None, timeout
         )
-        if self._state is ReadyState.OPEN:
+        if self._state is ReadyState.OPEN or self._opens != opens:
+            # Opened (even if it closed again within the same read: the messages it got are
+            # buffered for wait_for_next_message, which then raises ConnectionClosed).
             return
         if self._state is ReadyState.CONNECTING:
             if self._retry is not None and self._last_error is not None:
@@ -418,6 +427,7 @@ class WebSocket(QObject):
     def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
         """Driver report: the upgrade completed."""
         self._attempt = 0
+        self._opens += 1
         if self._conn is not None:
             self._current_url = self._conn.uri.url
         self._protocol = subprotocol
@@ -532,6 +542,14 @@ class WebSocket(QObject):
         state = self._state
         conn = self._conn
         if state is ReadyState.OPEN and conn is not None and not conn.finished:
+            if conn.state is not State.OPEN:
+                # The peer's close (or a protocol error) arrived in the read being dispatched:
+                # the connection is closing though `closed` has not been emitted yet.  As
+                # browsers do in CLOSING, drop the message (counted and logged), never raise
+                # into the slot that sent it.
+                self._counts["un"] += 1
+                _log.warning("message not sent: the connection is closing")
+                return
             if isinstance(msg, str):
                 conn.send_text(msg)
             else:
@@ -644,8 +662,8 @@ class WebSocket(QObject):
                 "use the signals instead"
             )
 
-    def _open_conn(self) -> Connection:
-        self._check_thread("ping")
+    def _open_conn(self, what: str) -> Connection:
+        self._check_thread(what)
         conn = self._conn
         if self._state is not ReadyState.OPEN or conn is None:
             raise InvalidState(f"the WebSocket is {self._state.name}, not OPEN")
