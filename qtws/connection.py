@@ -17,14 +17,19 @@ A :class:`Connection` lives on one thread and does everything through an
    After each TLS read the driver keeps reading while the TLS layer holds decrypted bytes,
    since the socket notifier will not fire for them.
 
-There is one write path: bytes go to ``_out`` and the writer notifier is enabled only while
-``_out`` is not empty.  Every failure ends the same way: the sink's ``on_close`` is called
-exactly once, with the exception for abnormal closures.
+There is one write path: bytes go to the ``_out`` queue and the writer notifier is enabled
+only while it is not empty.  Under proxies that run continuously (Qt, asyncio) the first write
+of a loop turn goes out at once and later ones are batched into one ``send`` at the end of the
+turn; the selectors proxy (blocking scripts) writes every message at once.
+
+Every failure ends the same way: the sink's ``on_close`` is called exactly once, with the
+exception for abnormal closures.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import errno
 import importlib
@@ -66,6 +71,8 @@ _READ_SIZE = 256 * 1024
 # not stall a GUI thread's timers.
 _READ_BUDGET = 2 * 2**20
 _PROXY_RESPONSE_LIMIT = 16 * 1024
+# Queued pieces smaller than this are joined into one send; larger ones are sent as they are.
+_COALESCE_LIMIT = 64 * 1024
 
 
 class Sink(Protocol):
@@ -146,7 +153,9 @@ class Connection:
         self._http_proxy = proxy_for(self.uri, config.proxy)
         self._sock: socket.socket | None = None
         self._proto: ClientConnection | None = None
-        self._out = bytearray()
+        self._out: collections.deque[bytes | memoryview] = collections.deque()
+        self._out_size = 0
+        self._corked = False
         self._reader: Handle | None = None
         self._writer: Handle | None = None
         self._timers: dict[str, Handle] = {}
@@ -176,7 +185,7 @@ class Connection:
     @property
     def buffered_amount(self) -> int:
         """Bytes accepted by :meth:`send_*` but not yet written to the socket."""
-        return len(self._out)
+        return self._out_size
 
     @property
     def finished(self) -> bool:
@@ -466,15 +475,16 @@ class Connection:
     def _deliver(self, chunks: list[bytes]) -> None:
         if not chunks:
             return
-        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
-        self.bytes_in += len(data)
+        self.bytes_in += sum(map(len, chunks))
         self.last_receive = self._loop.time()
         if self._phase == "proxy":
-            self._on_proxy_data(data)
+            self._on_proxy_data(b"".join(chunks))
             return
-        if self._proto is None:
+        proto = self._proto
+        if proto is None:
             return
-        self._proto.receive_data(data)
+        for chunk in chunks:  # no join: a 16 MiB message would be copied once more
+            proto.receive_data(chunk)
         self._process_events()
 
     def _on_eof(self) -> None:
@@ -567,6 +577,7 @@ class Connection:
         self._teardown_io()
         self._proto = None
         self._out.clear()
+        self._out_size = 0
         self._http_proxy = proxy_for(target, self._config.proxy)
         self._begin(target)
 
@@ -609,8 +620,23 @@ class Connection:
     def _write(self, data: bytes) -> None:
         if not data:
             return
-        self._out += data
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._writer is not None or self._corked:
+            return  # the writer notifier or the pending uncork sends it
         self._try_write()
+        if self._loop.defer_writes and not self._finished:
+            # Batch what else is sent during this turn of the loop into one system call; the
+            # first message went out at once, so a lone message has no added latency.
+            self._corked = True
+            self._loop.call_soon(self._guard(self._uncork))
+
+    def _uncork(self) -> None:
+        self._corked = False
+        if self._writer is None and self._out:
+            self._try_write()
+            if not self._out:
+                self._after_io()
 
     def _flush_proto(self) -> None:
         proto = self._proto
@@ -620,14 +646,31 @@ class Connection:
         if data:
             self._write(data)
 
+    def _next_chunk(self) -> bytes | memoryview:
+        """The head of the write queue, small pieces coalesced (one send for a burst)."""
+        out = self._out
+        head = out[0]
+        if len(out) == 1 or len(head) >= _COALESCE_LIMIT:
+            return head
+        parts = [out.popleft()]
+        size = len(head)
+        while out and size < _COALESCE_LIMIT and len(out[0]) < _COALESCE_LIMIT:
+            piece = out.popleft()
+            parts.append(piece)
+            size += len(piece)
+        joined = b"".join(parts)
+        out.appendleft(joined)
+        return joined
+
     def _try_write(self) -> None:
         sock = self._sock
         if sock is None or self._finished:
             return
         out = self._out
         while out:
+            chunk = self._next_chunk()
             try:
-                n = sock.send(out)
+                n = sock.send(chunk)
             except (BlockingIOError, ssl.SSLWantWriteError, InterruptedError):
                 break
             except ssl.SSLWantReadError:
@@ -636,7 +679,14 @@ class Connection:
                 self._finish(1006, "", False, exc)
                 return
             self.bytes_out += n
-            del out[:n]
+            self._out_size -= n
+            if n == len(chunk):
+                out.popleft()
+            else:
+                # Partial write: keep the rest without copying (TLS retries need the same
+                # buffer contents, which a memoryview slice preserves).
+                out[0] = memoryview(chunk)[n:]
+                break
         if out:
             if self._writer is None:
                 self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_writable))
@@ -785,6 +835,7 @@ class Connection:
             self._cancel_timer(name)
         self._teardown_io()
         self._out.clear()
+        self._out_size = 0
         self._sink.on_close(code, reason, was_clean, exc)
 
     def _require_proto(self) -> ClientConnection:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PyQt6 import sip
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QMetaMethod, QObject, pyqtSignal
 
 from . import loop as _loop
 from .config import Config
@@ -65,6 +65,7 @@ _log = logging.getLogger("qtws")
 _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entrancy check)
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
+_COUNTED_SIGNALS = ("message", "text_message", "binary_message")
 
 
 class ReadyState(enum.IntEnum):
@@ -162,6 +163,9 @@ class WebSocket(QObject):
         loop: EventLoopProxy | None = None,
     ) -> None:
         super().__init__(parent)
+        # Connections to the message signals, kept by connectNotify/disconnectNotify so the
+        # per-message path neither emits to nobody nor asks Qt for receivers().
+        self._listeners = dict.fromkeys(_COUNTED_SIGNALS, 0)
         if config is None:
             config = Config()
         elif not isinstance(config, Config):
@@ -457,12 +461,13 @@ class WebSocket(QObject):
         c["mi"] += 1
         if self._blocking or not self._has_listeners():
             self._inbox.append(data)
-        if not self._emit("message", data, callback=self.onmessage):
+        if (self._listeners["message"] or self.onmessage is not None) and not self._emit(
+            "message", data, callback=self.onmessage
+        ):
             return
-        if isinstance(data, str):
-            self._emit("text_message", data)
-        else:
-            self._emit("binary_message", data)
+        name = "text_message" if isinstance(data, str) else "binary_message"
+        if self._listeners[name]:
+            self._emit(name, data)
 
     def on_ping(self, payload: bytes) -> None:
         """Driver report: a ping arrived (already answered)."""
@@ -633,13 +638,20 @@ class WebSocket(QObject):
     def _has_listeners(self) -> bool:
         if self.onmessage is not None:
             return True
-        try:
-            return any(
-                self.receivers(s) > 0
-                for s in (self.message, self.text_message, self.binary_message)
-            )
-        except RuntimeError:
-            return False
+        n = self._listeners
+        return n["message"] > 0 or n["text_message"] > 0 or n["binary_message"] > 0
+
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        """Count connections to the message signals (Qt calls this on connect)."""
+        name = bytes(signal.name().data()).decode()
+        if name in self._listeners:
+            self._listeners[name] += 1
+
+    def disconnectNotify(self, signal: QMetaMethod) -> None:
+        """Count disconnections from the message signals."""
+        name = bytes(signal.name().data()).decode()
+        if self._listeners.get(name, 0) > 0:
+            self._listeners[name] -= 1
 
     def _barrier(self, fn: Callable[..., None], *args: Any) -> None:
         """Run a marshalled call; its exceptions are logged, never raised into the loop."""

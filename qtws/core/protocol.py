@@ -74,6 +74,9 @@ _U64 = struct.Struct("!Q").unpack_from
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
+_MASK_POOL_SIZE = 4096  # bytes of os.urandom per refill: 1024 masks
+
+
 class State(enum.IntEnum):
     """Connection state, numbered like the browser ``readyState``."""
 
@@ -121,6 +124,11 @@ class ClientConnection:
         self.failure: Exception | None = None
 
         self._mask_source = mask_source
+        # With the default source, masks are cut from a pool of os.urandom bytes: as
+        # unpredictable as one call per frame (RFC 6455 10.3), without a syscall per frame.
+        self._mask_pool = b""
+        self._mask_pos = 0
+        self._pooled = mask_source is os.urandom
         self._max_message = max_message_size
         self._max_frame = max_frame_size
         # The fast path skips limit checks, which is only correct if no limit is below 125.
@@ -568,7 +576,15 @@ class ClientConnection:
         self, opcode: int, payload: bytes | bytearray | memoryview, rsv1: bool = False
     ) -> None:
         # RFC 6455 5.3: every client frame is masked with a fresh, unpredictable key.
-        mask = self._mask_source(4)
+        if self._pooled:
+            pos = self._mask_pos
+            if pos >= len(self._mask_pool):
+                self._mask_pool = os.urandom(_MASK_POOL_SIZE)
+                pos = 0
+            mask = self._mask_pool[pos : pos + 4]
+            self._mask_pos = pos + 4
+        else:
+            mask = self._mask_source(4)
         self._out.append(encode_header(opcode, len(payload), rsv1=rsv1, mask=mask))
         if payload:
             self._out.append(apply_mask(payload, mask))

@@ -74,6 +74,8 @@ class AsyncioProxy(EventLoopProxy):
     and :meth:`stop` must be called on the loop's thread.
     """
 
+    defer_writes = True
+
     def __init__(
         self, loop: asyncio.AbstractEventLoop | None = None, resolver: Resolver | None = None
     ) -> None:

@@ -147,6 +147,11 @@ def resolve_in_thread(
 class EventLoopProxy(ABC):
     """Readers, writers, timers, thread-safe wake-ups and name resolution for one thread."""
 
+    #: True when the loop keeps running after the application's code returns (Qt, asyncio):
+    #: the driver may then batch the writes of one loop turn into a single ``send``.  False
+    #: for loops that run only inside blocking calls (selectors), where data must go out at once.
+    defer_writes: bool = False
+
     @abstractmethod
     def add_reader(self, fd: int, callback: Callable[[], None]) -> Handle:
         """Call ``callback()`` whenever ``fd`` is readable, until the handle is cancelled.

@@ -108,6 +108,8 @@ class QtProxy(EventLoopProxy):
     :func:`~qtws.loop.base.default_resolver` (it runs on a daemon thread, never the GUI thread).
     """
 
+    defer_writes = True
+
     def __init__(self, resolver: Resolver | None = None) -> None:
         if QCoreApplication.instance() is None:
             raise InvalidState("QtProxy needs a QCoreApplication (create the application first)")

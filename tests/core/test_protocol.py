@@ -478,6 +478,22 @@ def test_fail_rejects_bad_code_and_cuts_long_reasons(peer: Peer) -> None:
 # -- sending -------------------------------------------------------------------------------------
 
 
+def test_default_masks_come_from_a_refilled_urandom_pool(peer: Peer) -> None:
+    client = peer.open()
+    for i in range(1500):  # more frames than one pool holds (1024 masks)
+        client.send_binary(b"x%d" % i)
+    data = client.data_to_send()
+    frames = peer.parse(data)
+    assert [f.payload for f in frames] == [b"x%d" % i for i in range(1500)]
+    masks, pos = [], 0
+    while pos < len(data):  # short frames: 2 header bytes, 4 mask bytes, payload
+        n = data[pos + 1] & 0x7F
+        masks.append(data[pos + 2 : pos + 6])
+        pos += 6 + n
+    assert len(masks) == 1500
+    assert len(set(masks)) > 1400  # fresh keys (a 32-bit collision or two is possible)
+
+
 def test_sent_frames_are_masked_with_fresh_keys(peer: Peer) -> None:
     keys = iter(
         [b"\x00\x00\x00\x01", b"\x00\x00\x00\x02", b"\x00\x00\x00\x03", b"\x00\x00\x00\x04"]
