@@ -442,8 +442,7 @@ class ClientConnection:
             self._msg_opcode = opcode
             self._msg_compressed = compressed
             self._msg_size = 0
-            if opcode == OP_TEXT:
-                self._utf8 = Utf8Decoder()
+            self._utf8 = None  # created on the first chunk that does not end the message
         self._frame_fin = bool(fin)
         self._frame_remaining = length
         pos += hlen
@@ -468,11 +467,16 @@ class ClientConnection:
                 self._fail(exc)
                 return False
         self._msg_size += len(chunk)
-        utf8 = self._utf8
         if self._msg_opcode == OP_TEXT:
-            assert utf8 is not None
+            utf8 = self._utf8
             try:
-                text = utf8.decode(chunk, last)
+                if utf8 is None and last:
+                    # The whole message is in this chunk: one strict decode is enough.
+                    text = chunk.decode()
+                else:
+                    if utf8 is None:
+                        utf8 = self._utf8 = Utf8Decoder()
+                    text = utf8.decode(chunk, last)
             except UnicodeDecodeError:
                 # RFC 6455 8.1: fail as soon as the bytes cannot be valid UTF-8.
                 self._fail(ProtocolError("invalid UTF-8 in a text message", 1007))
