@@ -17,6 +17,10 @@ __all__ = ["Config", "ReconnectPolicy"]
 
 _VERSION = "0.1.0"
 
+# Headers the opening handshake itself defines (RFC 6455 4.1); Host/Origin/User-Agent and
+# Authorization may be overridden.
+_RESERVED_HEADERS = {"upgrade", "connection", "content-length", "transfer-encoding"}
+
 HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]  # noqa: UP007 - runtime alias on 3.10
 
 
@@ -138,12 +142,24 @@ class Config:
             raise TypeError("compression must be a bool")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext or None")
+        for name in ("origin", "user_agent"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None")
+            if value is not None and any(c in value for c in "\r\n\0"):
+                raise ValueError(f"{name} may not contain CR, LF or NUL")
+        for name, _ in hdrs:
+            if name.lower() in _RESERVED_HEADERS or name.lower().startswith("sec-websocket-"):
+                raise ValueError(
+                    f"header {name!r} is set by qtws itself (use subprotocols/compression)"
+                )
         if (
             self.proxy is not None
             and self.proxy != "auto"
             and (
                 not isinstance(self.proxy, str)
                 or not self.proxy.startswith(("http://", "https://"))
+                or not self.proxy.split("://", 1)[1].rsplit("@", 1)[-1].strip("/")
             )
         ):
             raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")

@@ -33,6 +33,7 @@ import collections
 import contextlib
 import errno
 import importlib
+import logging
 import os
 import socket
 import ssl
@@ -52,6 +53,7 @@ from .core import (
     ClientConnection,
     CloseReceived,
     ConnectionFailed,
+    Event,
     HandshakeComplete,
     Ping,
     Pong,
@@ -66,10 +68,15 @@ from .loop.base import AddrInfo, EventLoopProxy, Handle
 
 __all__ = ["Connection", "Sink", "proxy_for"]
 
-_READ_SIZE = 256 * 1024
+_log = logging.getLogger("qtws")
+
+_READ_SIZE = 64 * 1024
 # Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
 # not stall a GUI thread's timers.
-_READ_BUDGET = 2 * 2**20
+_READ_BUDGET = 64 * 1024
+# Seconds of event dispatch per loop callback before yielding (a flood of small messages).
+_DISPATCH_BUDGET = 0.02
+_MAX_TRACKED_PINGS = 64
 _PROXY_RESPONSE_LIMIT = 16 * 1024
 # Queued pieces smaller than this are joined into one send; larger ones are sent as they are.
 _COALESCE_LIMIT = 64 * 1024
@@ -114,8 +121,17 @@ def proxy_for(uri: WebSocketURI, setting: str | None) -> _HttpProxy | None:
         # no_proxy entries may carry ports; proxy_bypass_environment checks host:port too.
         if _proxy_bypass(f"{uri.host}:{uri.port}", env):
             return None
-    else:
-        url = setting
+        try:
+            return _parse_proxy(url)
+        except ValueError as exc:
+            # An environment set up for other tools (socks5://...) must not break qtws.
+            _log.warning("ignoring the proxy from the environment: %s", exc)
+            return None
+    return _parse_proxy(setting)
+
+
+def _parse_proxy(url: str) -> _HttpProxy:
+    """Parse ``http://[user:password@]host[:port]`` (port 8080 by default)."""
     if "://" not in url:
         url = "http://" + url
     parts = urllib.parse.urlsplit(url)
@@ -150,7 +166,7 @@ class Connection:
         self._sink = sink
         self._mask_source = mask_source
         self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
-        self._http_proxy = proxy_for(self.uri, config.proxy)
+        self._http_proxy: _HttpProxy | None = None
         self._sock: socket.socket | None = None
         self._proto: ClientConnection | None = None
         self._out: collections.deque[bytes | memoryview] = collections.deque()
@@ -165,7 +181,10 @@ class Connection:
         self._phase = "idle"  # idle, resolving, connecting, proxy, tls, ws, done
         self._redirects: list[str] = [self.uri.url]
         self._proxy_parser: h11.Connection | None = None
-        self._pings: dict[bytes, float] = {}
+        self._pings: list[tuple[bytes, float]] = []  # unanswered pings, oldest first
+        self._events: collections.deque[Event] = collections.deque()  # not yet dispatched
+        self._paused = False
+        self._eof_seen = False
         self._finished = False
         self._shutdown_sent = False
         self.bytes_in = 0
@@ -193,10 +212,16 @@ class Connection:
         return self._finished
 
     def start(self) -> None:
-        """Begin connecting (returns at once)."""
-        _preload_numpy()
+        """Begin connecting (returns at once; every failure is reported through the sink)."""
+        _preload(secure=self.uri.secure and self._config.ssl_context is None)
         if self._config.open_timeout is not None:
             self._set_timer("open", self._config.open_timeout, self._on_open_timeout)
+        try:
+            self._http_proxy = proxy_for(self.uri, self._config.proxy)
+        except ValueError as exc:
+            failure = exc
+            self._loop.call_soon(self._guard(lambda: self._finish(1006, "", False, failure)))
+            return
         self._begin(self.uri)
 
     def send_text(self, data: str) -> None:
@@ -212,7 +237,9 @@ class Connection:
     def send_ping(self, payload: bytes = b"") -> None:
         """Send a ping; its pong's round trip is reported with ``on_pong``."""
         self._require_proto().send_ping(payload)
-        self._pings[bytes(payload)] = self._loop.time()
+        if len(self._pings) >= _MAX_TRACKED_PINGS:
+            del self._pings[0]
+        self._pings.append((bytes(payload), self._loop.time()))
         self._flush_proto()
 
     def send_pong(self, payload: bytes = b"") -> None:
@@ -386,7 +413,7 @@ class Connection:
         sock = self._sock
         assert sock is not None
         self._phase = "tls"
-        ctx = self._config.ssl_context or ssl.create_default_context()
+        ctx = self._config.ssl_context or _default_ssl_context()
         # Swap the plain socket for the TLS one; the notifier must follow the same fd.
         self._cancel_reader()
         host = self.uri.host.strip("[]")
@@ -439,6 +466,9 @@ class Connection:
         if self._phase == "tls":
             self._do_handshake()
             return
+        if self._events or self._paused or self._eof_seen:
+            self._cancel_reader()  # resumed once the backlog is dispatched / reading resumes
+            return
         sock = self._sock
         budget = _READ_BUDGET
         chunks: list[bytes] = []
@@ -462,12 +492,16 @@ class Connection:
             budget -= len(data)
             if len(data) < _READ_SIZE and not self.data_pending():
                 break
+        if eof:
+            self._eof_seen = True
+            self._cancel_reader()
         self._deliver(chunks)
         if self.finished:
             return
         if eof:
-            self._on_eof()
-        elif budget <= 0 or self.data_pending():
+            if not self._events:
+                self._on_eof()
+        elif (budget <= 0 or self.data_pending()) and not self._events and not self._paused:
             # More may be waiting (in the kernel or decrypted in TLS): continue after the
             # loop has had a chance to run other work.
             self._loop.call_soon(self._guard(self._on_readable))
@@ -499,26 +533,57 @@ class Connection:
             return
         self._proto.receive_eof()
         self._process_events()
-        if not self._finished:
+        if not self._finished and not self._events:
             self._end_from_proto(eof=True)
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (backpressure: TCP makes the server wait)."""
+        if not self._paused:
+            self._paused = True
+            self._cancel_reader()
+            self._cancel_timer("ping_timeout")  # pongs cannot be read while paused
+
+    def resume_reading(self) -> None:
+        """Undo :meth:`pause_reading`."""
+        if self._paused:
+            self._paused = False
+            if not self._events:
+                self._restart_reading()
+
+    def _restart_reading(self) -> None:
+        sock = self._sock
+        if sock is None or self._finished or self._eof_seen or self._paused:
+            return
+        if self._reader is None:
+            self._reader = self._loop.add_reader(sock.fileno(), self._guard(self._on_readable))
+        # Bytes may wait in the kernel or, decrypted, in TLS (the notifier misses the latter).
+        self._loop.call_soon(self._guard(self._on_readable))
 
     def _process_events(self) -> None:
         proto = self._proto
         assert proto is not None
-        for event in proto.events_received():
-            if self._finished:
+        self._events.extend(proto.events_received())
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand received events to the sink.  A long backlog (a flood of small messages) is
+        dispatched in slices of about ``_DISPATCH_BUDGET`` seconds, reading paused meanwhile,
+        so the loop's other work (a GUI's repaints and timers) keeps running."""
+        events = self._events
+        proto = self._proto
+        deadline = self._loop.time() + _DISPATCH_BUDGET
+        count = 0
+        while events:
+            if self._finished or proto is not self._proto:
                 return
+            event = events.popleft()
             if isinstance(event, (TextMessage, BinaryMessage)):
                 self._sink.on_message(event.data)
             elif isinstance(event, Ping):
                 self._flush_proto()
                 self._sink.on_ping(event.payload)
             elif isinstance(event, Pong):
-                sent = self._pings.pop(event.payload, None)
-                if sent is not None:
-                    self._cancel_timer("ping_timeout")
-                rtt = None if sent is None else self._loop.time() - sent
-                self._sink.on_pong(event.payload, rtt)
+                self._on_pong(event.payload)
             elif isinstance(event, HandshakeComplete):
                 self._cancel_timer("open")
                 self.subprotocol = event.subprotocol
@@ -528,6 +593,7 @@ class Connection:
                 self._arm_inactivity()
                 self._sink.on_open(event.subprotocol, event.extensions)
             elif isinstance(event, Redirect):
+                events.clear()
                 self._follow_redirect(event)
                 return
             elif isinstance(event, CloseReceived):
@@ -536,9 +602,36 @@ class Connection:
                 event.exc, ConnectionClosed
             ):
                 self._last_error = event.exc
-        if not self._finished:
-            self._flush_proto()
-            self._after_io()
+            count += 1
+            if events and not count & 63 and self._loop.time() > deadline:
+                self._cancel_reader()
+                self._flush_proto()
+                self._loop.call_soon(self._guard(self._dispatch))
+                return
+        if self._finished:
+            return
+        self._flush_proto()
+        self._after_io()
+        if self.finished:
+            return
+        if self._eof_seen:
+            if self._proto is not None and self._proto.state is not State.CLOSED:
+                self._on_eof()
+            elif self._proto is not None:
+                self._end_from_proto(eof=True)
+        elif self._reader is None and self._phase == "ws" and not self._paused:
+            self._restart_reading()
+
+    def _on_pong(self, payload: bytes) -> None:
+        sent = None
+        for i, (p, t) in enumerate(self._pings):
+            if p == payload:  # the oldest unanswered ping with this payload
+                sent = t
+                del self._pings[i]
+                break
+        if sent is not None:
+            self._cancel_timer("ping_timeout")
+        self._sink.on_pong(payload, None if sent is None else self._loop.time() - sent)
 
     def _follow_redirect(self, event: Redirect) -> None:
         if len(self._redirects) > self._config.max_redirects:
@@ -578,7 +671,11 @@ class Connection:
         self._proto = None
         self._out.clear()
         self._out_size = 0
-        self._http_proxy = proxy_for(target, self._config.proxy)
+        try:
+            self._http_proxy = proxy_for(target, self._config.proxy)
+        except ValueError as exc:
+            self._finish(1006, "", False, exc)
+            return
         self._begin(target)
 
     def _after_io(self) -> None:
@@ -755,6 +852,11 @@ class Connection:
         proto = self._proto
         if proto is None or proto.state is not State.OPEN or self._finished:
             return
+        if self._paused:
+            # Reading is paused (the application is not consuming): a pong could not be
+            # read, so do not measure liveness now.
+            self._arm_keepalive()
+            return
         payload = self._mask_source(4)
         self.send_ping(payload)
         if self._config.ping_timeout is not None and "ping_timeout" not in self._timers:
@@ -767,7 +869,7 @@ class Connection:
             TimeoutError(
                 f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"
             ),
-            1011,
+            1006,
         )
 
     def _arm_inactivity(self) -> None:
@@ -780,9 +882,11 @@ class Connection:
         limit = self._config.inactivity_timeout
         if limit is None or self._finished:
             return
+        if self._paused:
+            self.last_receive = self._loop.time()  # not reading is our choice, not idleness
         idle = self._loop.time() - self.last_receive
         if idle >= limit:
-            self.fail(TimeoutError(f"nothing received for inactivity_timeout ({limit} s)"), 1011)
+            self.fail(TimeoutError(f"nothing received for inactivity_timeout ({limit} s)"))
         else:
             self._set_timer("inactivity", limit - idle, self._check_inactivity)
 
@@ -844,25 +948,44 @@ class Connection:
         return self._proto
 
 
-_numpy_requested = False
+_warm_lock = threading.Lock()
+_warm_started: set[str] = set()
+_ssl_default: ssl.SSLContext | None = None
 
 
-def _preload_numpy() -> None:
-    """Import numpy (used to mask large outgoing payloads) on a background thread, once.
+def _default_ssl_context() -> ssl.SSLContext:
+    """The shared default TLS context (system trust store, hostname checked).
 
-    Importing it takes ~0.1 s; doing that on the GUI thread when the first large message is
-    sent would stall the interface, so the first connection warms it up off-thread instead.
-    """
-    global _numpy_requested
-    if _numpy_requested or "numpy" in sys.modules:
+    Loading the trust store takes tens of milliseconds: done once per process, not once per
+    connection, and warmed up off the GUI thread by :func:`_preload`."""
+    global _ssl_default
+    with _warm_lock:
+        if _ssl_default is None:
+            _ssl_default = ssl.create_default_context()
+        return _ssl_default
+
+
+def _preload(*, secure: bool) -> None:
+    """Warm up, on a background thread and once per process, what the first connection
+    would otherwise pay for on the GUI thread: importing numpy (~0.1 s; it masks large
+    payloads) and, for wss, loading the system's CA certificates."""
+    jobs: list[Callable[[], object]] = []
+    with _warm_lock:
+        if "numpy" not in _warm_started and "numpy" not in sys.modules:
+            _warm_started.add("numpy")
+            jobs.append(lambda: importlib.import_module("numpy"))
+        if secure and "ssl" not in _warm_started:
+            _warm_started.add("ssl")
+            jobs.append(_default_ssl_context)
+    if not jobs:
         return
-    _numpy_requested = True
 
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            importlib.import_module("numpy")
+    def run() -> None:
+        for job in jobs:
+            with contextlib.suppress(Exception):
+                job()
 
-    threading.Thread(target=load, name="qtws-numpy-preload", daemon=True).start()
+    threading.Thread(target=run, name="qtws-warm-up", daemon=True).start()
 
 
 def _is_ip(host: str) -> bool:

@@ -34,7 +34,6 @@ Signal sequences
 from __future__ import annotations
 
 import collections
-import contextlib
 import enum
 import logging
 import ssl
@@ -44,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PyQt6 import sip
-from PyQt6.QtCore import QMetaMethod, QObject, pyqtSignal
+from PyQt6.QtCore import QMetaMethod, QObject, QThread, pyqtSignal
 
 from . import loop as _loop
 from .config import Config
@@ -66,6 +65,8 @@ _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entranc
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
 _COUNTED_SIGNALS = ("message", "text_message", "binary_message")
+# Messages buffered for the blocking API before reading pauses (backpressure).
+_INBOX_HIGH_WATER = 4096
 
 
 class ReadyState(enum.IntEnum):
@@ -173,8 +174,12 @@ class WebSocket(QObject):
         self._uri: WebSocketURI = parse_uri(url)  # InvalidURI (a ValueError) at once
         self._config = config
         self._current_url = self._uri.url
+        self._given_loop = loop
         self._loop = loop if loop is not None else _loop.get_event_loop_proxy()
         self._thread = threading.get_ident()
+        # Deleting the C++ object (deleteLater, parent deleted) must not leave the connection
+        # open: the hook holds only the Python side, which outlives the C++ object.
+        self.destroyed.connect(lambda _obj=None, ws=self: ws._on_destroyed())
         self._state = ReadyState.CONNECTING
         self._started = False
         self._conn: Connection | None = None
@@ -183,7 +188,7 @@ class WebSocket(QObject):
         self._inflight = 0  # sends marshalled from other threads, not yet run
         self._inflight_lock = threading.Lock()
         self._inbox: collections.deque[str | bytes] = collections.deque()
-        self._blocking = False
+        self._waiting = 0  # depth of blocking calls running the loop for messages
         self._user_closed = False
         self._close_after_open: tuple[int, str] | None = None
         self._attempt = 0
@@ -260,7 +265,7 @@ class WebSocket(QObject):
 
         Raises :class:`InvalidState` if already connecting or open.  A closed WebSocket may be
         opened again."""
-        self._check_thread("open")
+        self._bind_thread()
         if self._started and self._state is not ReadyState.CLOSED:
             raise InvalidState("open() called twice: the WebSocket is already connecting or open")
         if self._state is ReadyState.CLOSED:
@@ -270,6 +275,7 @@ class WebSocket(QObject):
         self._state = ReadyState.CONNECTING
         _loop.register_active(self)
         self._connect_now()
+        self._emit("state_changed", ReadyState.CONNECTING)
 
     def send(self, data: str | bytes | bytearray | memoryview) -> None:
         """Send a text (``str``) or binary (bytes-like) message.
@@ -342,25 +348,27 @@ class WebSocket(QObject):
     def connect(self, timeout: float | None = None) -> None:
         """Open (if not yet started) and wait until OPEN.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds (default: ``open_timeout``) and the
+        Without ``timeout`` the wait is bounded by ``open_timeout`` per attempt; with a
+        :class:`~qtws.ReconnectPolicy` it goes on through the reconnect attempts.  Raises
+        ``TimeoutError`` when ``timeout`` expires (the attempt is then abandoned) and the
         connection's error (``OSError``, :class:`~qtws.HandshakeError`...) if it fails."""
         self._check_blocking("connect")
-        self._blocking = True
         if not self._started or self._state is ReadyState.CLOSED:
             self.open()
         opens = self._opens
-        self._loop.run_until(
-            lambda: self._state is not ReadyState.CONNECTING or self._retry is not None, timeout
+        self._run_waiting(
+            lambda: self._state is not ReadyState.CONNECTING or self._opens != opens, timeout
         )
         if self._state is ReadyState.OPEN or self._opens != opens:
             # Opened (even if it closed again within the same read: the messages it got are
             # buffered for wait_for_next_message, which then raises ConnectionClosed).
             return
         if self._state is ReadyState.CONNECTING:
-            if self._retry is not None and self._last_error is not None:
-                raise self._last_error
-            self._abort(TimeoutError(f"connect() timed out after {timeout} s"))
-            raise TimeoutError(f"connect() timed out after {timeout} s")
+            exc = TimeoutError(f"connect() timed out after {timeout} s")
+            if self._last_error is not None:
+                exc.__cause__ = self._last_error
+            self._abort(exc)
+            raise exc
         if self._last_error is not None:
             raise self._last_error
         raise self._closed_exc()
@@ -369,33 +377,38 @@ class WebSocket(QObject):
         """Return the next message (``str`` or ``bytes``), waiting up to ``timeout`` seconds.
 
         Raises ``TimeoutError`` on timeout and :class:`~qtws.ConnectionClosed` once the
-        connection is closed and every received message was returned."""
+        connection is closed and every received message was returned.  Messages are buffered
+        for this call while it waits, and at all times when nothing listens to the message
+        signals or ``onmessage``."""
         self._check_blocking("wait_for_next_message")
-        self._blocking = True
         if not self._inbox and self._state is not ReadyState.CLOSED:
-            self._loop.run_until(
+            self._run_waiting(
                 lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout
             )
         if self._inbox:
-            return self._inbox.popleft()
+            msg = self._inbox.popleft()
+            if len(self._inbox) < _INBOX_HIGH_WATER // 2 and self._conn is not None:
+                self._conn.resume_reading()
+            return msg
         if self._state is ReadyState.CLOSED:
             raise self._closed_exc()
         raise TimeoutError(f"no message within {timeout} s")
 
     def wait_for_next_message_would_block(self) -> bool:
         """True when :meth:`wait_for_next_message` would have to wait."""
-        self._blocking = True
         return not self._inbox and self._state is not ReadyState.CLOSED
 
     def is_message_buffered(self) -> bool:
         """True when a received message waits: :meth:`wait_for_next_message` returns at once."""
-        self._blocking = True
         return bool(self._inbox)
 
     def is_data_pending(self, timeout: float = 0.0) -> bool:
-        """True when bytes wait on the socket (or in TLS), waiting up to ``timeout`` seconds."""
+        """True when bytes wait on the socket (or in TLS), waiting up to ``timeout`` seconds
+        (a blocking call when ``timeout`` > 0)."""
         import select
 
+        if timeout > 0:
+            self._check_blocking("is_data_pending")
         conn = self._conn
         if conn is None or conn.finished:
             return False
@@ -411,13 +424,21 @@ class WebSocket(QObject):
         """Wait for more bytes from the socket and process them (messages go to the buffer).
         Returns False when the connection is closed or nothing arrived within ``timeout``."""
         self._check_blocking("low_level_receive")
-        self._blocking = True
         conn = self._conn
         if conn is None or self._state is ReadyState.CLOSED:
             return False
+        conn.resume_reading()
         before = conn.bytes_in
-        self._loop.run_until(lambda: conn.finished or conn.bytes_in != before, timeout)
+        self._run_waiting(lambda: conn.finished or conn.bytes_in != before, timeout)
         return conn.bytes_in != before
+
+    def _run_waiting(self, predicate: Callable[[], bool], timeout: float | None) -> None:
+        """Run the loop for a blocking call; messages arriving meanwhile are buffered."""
+        self._waiting += 1
+        try:
+            self._loop.run_until(predicate, timeout)
+        finally:
+            self._waiting -= 1
 
     def __iter__(self) -> Iterator[str | bytes]:
         """Yield messages until the connection is closed."""
@@ -459,8 +480,13 @@ class WebSocket(QObject):
         """Driver report: a complete message."""
         c = self._counts
         c["mi"] += 1
-        if self._blocking or not self._has_listeners():
+        if self._waiting or not self._has_listeners():
             self._inbox.append(data)
+            conn = self._conn
+            if len(self._inbox) >= _INBOX_HIGH_WATER and conn is not None:
+                # Nobody reads: stop reading the socket (TCP pushes back on the server)
+                # rather than buffer without bound; the blocking reads resume it.
+                conn.pause_reading()
         if (self._listeners["message"] or self.onmessage is not None) and not self._emit(
             "message", data, callback=self.onmessage
         ):
@@ -660,6 +686,43 @@ class WebSocket(QObject):
         except Exception:
             _log.exception("qtws: a call marshalled from another thread failed")
 
+    def _bind_thread(self) -> None:
+        """open() binds the WebSocket to the calling thread's loop; after ``moveToThread`` it
+        follows the object to its new thread, as QWebSocket does."""
+        ident = threading.get_ident()
+        if ident == self._thread:
+            return
+        if self._conn is not None or self._retry is not None:
+            raise InvalidState("open() called from another thread while the WebSocket is active")
+        if self.thread() is not QThread.currentThread():
+            raise InvalidState(
+                "open() must be called from the thread the WebSocket lives in "
+                "(create it there, or moveToThread() it first)"
+            )
+        self._thread = ident
+        self._loop = (
+            self._given_loop if self._given_loop is not None else _loop.get_event_loop_proxy()
+        )
+
+    def _on_destroyed(self) -> None:
+        """The C++ object is being deleted: close politely (1001) or stop connecting."""
+        try:
+            self._user_closed = True
+            if self._retry is not None:
+                self._retry.cancel()
+                self._retry = None
+            conn = self._conn
+            if conn is not None and self._state is ReadyState.OPEN:
+                self._state = ReadyState.CLOSING
+                conn.close(1001, "going away")
+            elif conn is not None:
+                conn.abort(None)
+            elif self._state is not ReadyState.CLOSED:
+                self._state = ReadyState.CLOSED
+                _loop.unregister_active(self)
+        except Exception:
+            _log.exception("qtws: cleaning up a deleted WebSocket failed")
+
     def _check_thread(self, what: str) -> None:
         if threading.get_ident() != self._thread:
             raise InvalidState(
@@ -696,8 +759,3 @@ class WebSocket(QObject):
 
     def __repr__(self) -> str:
         return f"<qtws.WebSocket {self.url} {self._state.name}>"
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            if self._conn is not None:
-                self._conn.abort(None)

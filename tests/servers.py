@@ -220,14 +220,18 @@ class HttpProxy:
 
 class ChildEchoServer:
     """A `websockets` echo server in a child process, so its CPU work (unmasking 16 MiB...)
-    never holds this process's GIL: used where the test measures the GUI thread's latency."""
+    never holds this process's GIL: used where the test measures the GUI thread's latency.
+    The text message ``flood:N`` makes it send ``"0"`` ... ``"N-1"`` instead of an echo."""
 
     SCRIPT = (
         "import sys\n"
         "from websockets.sync.server import serve\n"
         "def echo(ws):\n"
         "    try:\n"
-        "        for m in ws: ws.send(m)\n"
+        "        for m in ws:\n"
+        "            if isinstance(m, str) and m.startswith('flood:'):\n"
+        "                for i in range(int(m[6:])): ws.send(str(i))\n"
+        "            else: ws.send(m)\n"
         "    except Exception: pass\n"
         "with serve(echo, '127.0.0.1', 0, max_size=None, compression=None) as s:\n"
         "    print(s.socket.getsockname()[1], flush=True)\n"

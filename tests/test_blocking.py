@@ -166,6 +166,27 @@ def test_exit_event_loop_from_thread_and_signal_handler() -> None:
     assert out.splitlines() == ["thread OPEN True", "signal OPEN True", "closed CLOSED"]
 
 
+def test_run_event_loop_until_sees_a_flag_set_by_another_thread() -> None:
+    with ws_server() as srv:
+        out = run_script(
+            """
+            import threading, time, qtws
+            ws = qtws.WebSocket(URL, config=qtws.Config(ping_interval=None, proxy=None))
+            ws.message.connect(lambda m: None)
+            ws.open()
+            flag = threading.Event()
+            threading.Timer(0.3, flag.set).start()
+            t0 = time.monotonic()
+            qtws.run_event_loop(until=flag.is_set)
+            print("returned", time.monotonic() - t0 < 2)
+            ws.close()
+            qtws.run_event_loop()
+            """,
+            srv.url,
+        )
+    assert out.splitlines() == ["returned True"]
+
+
 def test_blocking_call_inside_slot_raises(qtbot: QtBot) -> None:
     with ws_server() as srv:
         ws = qtws.WebSocket(srv.url, config=qtws.Config(ping_interval=None, proxy=None))

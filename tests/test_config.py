@@ -93,3 +93,25 @@ def test_invalid_policy(kwargs: dict[str, Any]) -> None:
 def test_delay_attempt_starts_at_one() -> None:
     with pytest.raises(ValueError):
         qtws.ReconnectPolicy().delay(0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        ({"origin": 5}, TypeError),
+        ({"user_agent": b"x"}, TypeError),
+        ({"user_agent": "a\r\nX: y"}, ValueError),
+        ({"headers": {"Sec-WebSocket-Key": "x"}}, ValueError),
+        ({"headers": {"Upgrade": "h2c"}}, ValueError),
+        ({"proxy": "http://"}, ValueError),
+        ({"proxy": "http://user:pw@"}, ValueError),
+    ],
+)
+def test_more_invalid_config(kwargs: dict[str, Any], exc: type[Exception]) -> None:
+    with pytest.raises(exc):
+        qtws.Config(**kwargs)
+
+
+def test_overridable_headers_are_accepted() -> None:
+    c = qtws.Config(headers={"Authorization": "Bearer t", "Host": "virtual.example"})
+    assert ("Authorization", "Bearer t") in c.headers

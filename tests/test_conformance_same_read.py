@@ -57,8 +57,12 @@ def test_ping_in_message_slot_when_a_protocol_error_follows_in_the_same_read(
     def on_open(ws: qtws.WebSocket) -> None:
         ws.message.connect(lambda m: ws.ping(b"x"))
 
-    out = run(qtbot, fail_script(frame(OP_BINARY, b"", rsv2=True)), on_open=on_open)
-    assert_failed(out, 1002)
+    # The message and the bad frame in one segment, so the slot runs while the failure is
+    # already decided: the ping must be dropped, not sent and not raised.
+    bad = frame(OP_TEXT, b"before") + frame(OP_BINARY, b"", rsv2=True)
+    out = run(qtbot, fail_script(bad, prelude=False), on_open=on_open)
+    assert_failed(out, 1002, prelude=False)
+    assert out.messages == ["before"]
 
 
 def test_hello_in_opened_slot_when_close_arrives_with_the_101(qtbot: QtBot) -> None:

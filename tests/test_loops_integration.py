@@ -142,3 +142,42 @@ def test_ipv6_loopback_when_available(qtbot: QtBot) -> None:
             ws.close()
     finally:
         server.shutdown()
+
+
+class _Opener(QObject):
+    """Created on the GUI thread, moved to a worker thread, opened there by a queued signal."""
+
+    go = pyqtSignal()
+    done = pyqtSignal(object)
+
+    def __init__(self, ws: qtws.WebSocket) -> None:
+        super().__init__()
+        self.ws = ws
+        self.seen: dict[str, Any] = {}
+        self.go.connect(self.start)
+
+    @pyqtSlot()
+    def start(self) -> None:
+        ws = self.ws
+        self.seen["thread"] = threading.get_ident()
+        ws.opened.connect(lambda: ws.send("moved"))
+        ws.message.connect(lambda m: (self.seen.__setitem__("message", m), ws.close()))
+        ws.closed.connect(self.done.emit)
+        ws.open()
+
+
+def test_websocket_moved_to_a_qthread_before_open(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = qtws.WebSocket(srv.url, config=qtws.Config(ping_interval=None, proxy=None))
+        opener = _Opener(ws)
+        thread = QThread()
+        ws.moveToThread(thread)
+        opener.moveToThread(thread)
+        thread.start()
+        with qtbot.waitSignal(opener.done, timeout=8000) as blocker:
+            opener.go.emit()  # queued: start() and ws.open() run in the worker thread
+        thread.quit()
+        thread.wait(5000)
+    assert blocker.args[0] == qtws.CloseEvent(1000, "", True)
+    assert opener.seen["message"] == "moved"
+    assert opener.seen["thread"] != threading.get_ident()

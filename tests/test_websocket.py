@@ -367,8 +367,10 @@ def test_deleting_an_open_websocket_closes_with_1001(qtbot: QtBot) -> None:
         ws, _ = open_ws(qtbot, srv.url)
         with qtbot.waitSignal(ws.destroyed, timeout=5000):
             ws.deleteLater()
-        ws.send("anyone there?")  # the echo arrives on a deleted object: must not crash
+        with pytest.raises(qtws.InvalidState):
+            ws.send("anyone there?")  # closing: the Python side still answers, clearly
         qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+        assert qtws.loop.active_count() == 0  # run_event_loop would not wait for it
     assert seen == [(1001, "going away")]
 
 
@@ -540,3 +542,92 @@ def test_outbox_limit_applies_to_other_threads(qtbot: QtBot) -> None:
     t.join()
     assert results == ["ok", "ok", "ok", "full", "full"]
     qtbot.waitUntil(lambda: ws.buffered_amount == 6, timeout=2000)  # the 3 reached the outbox
+
+
+def test_state_changed_sequence(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = make(srv.url)
+        states: list[qtws.ReadyState] = []
+        ws.state_changed.connect(states.append)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        close_ws(qtbot, ws)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()  # a closed WebSocket opens again
+        close_ws(qtbot, ws)
+    S = qtws.ReadyState
+    assert states == [S.CONNECTING, S.OPEN, S.CLOSING, S.CLOSED] * 2
+
+
+def test_messages_for_listeners_are_not_also_buffered(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = make(srv.url)
+        ws.connect(timeout=5)  # the blocking API was used once...
+        got: list[object] = []
+        ws.message.connect(got.append)  # ...then the application listens with a slot
+        for i in range(100):
+            ws.send(f"{i}")
+        qtbot.waitUntil(lambda: len(got) == 100, timeout=5000)
+        assert not ws.is_message_buffered()
+        close_ws(qtbot, ws)
+
+
+def test_unread_messages_pause_reading_instead_of_growing(qtbot: QtBot) -> None:
+    n = 10_000
+
+    def handler(conn: ServerConnection) -> None:
+        conn.recv()
+        for i in range(n):
+            conn.send(str(i))
+        with contextlib.suppress(Exception):
+            conn.recv()
+
+    with ws_server(handler, compression=None) as srv:
+        ws = make(srv.url)
+        ws.connect(timeout=5)
+        ws.send("go")
+        qtbot.wait(500)  # nobody reads: the buffer stops at its high-water mark
+        assert ws.stats.messages_in < n
+        received = [ws.wait_for_next_message(timeout=5) for _ in range(n)]
+        assert received == [str(i) for i in range(n)]
+        close_ws(qtbot, ws)
+
+
+def test_connect_waits_through_reconnect_attempts(qtbot: QtBot) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    srv = WsServer()
+    srv.port = port
+    policy = qtws.ReconnectPolicy(initial_delay=0.05, max_delay=0.1, jitter=0.0)
+    ws = make(
+        f"ws://127.0.0.1:{port}/", qtws.Config(ping_interval=None, proxy=None, reconnect=policy)
+    )
+    threading.Timer(0.5, srv.start).start()
+    try:
+        ws.connect(timeout=10)
+        assert ws.ready_state is qtws.ReadyState.OPEN
+        assert ws.stats.reconnects >= 1
+        close_ws(qtbot, ws)
+    finally:
+        srv.stop()
+
+
+def test_connect_timeout_abandons_the_attempt() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    policy = qtws.ReconnectPolicy(initial_delay=0.05, max_delay=0.1)
+    ws = make(
+        f"ws://127.0.0.1:{port}/", qtws.Config(ping_interval=None, proxy=None, reconnect=policy)
+    )
+    with pytest.raises(TimeoutError) as info:
+        ws.connect(timeout=0.5)
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+    assert ws.ready_state is qtws.ReadyState.CLOSED

@@ -58,6 +58,7 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
+_UNTIL_POLL = 0.05  # seconds between re-checks of run_event_loop's until()
 
 # thread ident -> {id(obj): obj}.  Strong references: a fire-and-forget websocket keeps
 # running until it has closed.
@@ -165,7 +166,8 @@ def active_count() -> int:
 
 def run_event_loop(until: Callable[[], bool] | None = None) -> None:
     """Run the current thread's proxy until every websocket registered in this thread has
-    closed, :func:`exit_event_loop` is called, or ``until()`` turns true.
+    closed, :func:`exit_event_loop` is called, or ``until()`` turns true (checked after
+    every event and at least every 50 ms).
 
     Returns at once if nothing is registered.  With a Qt proxy this
     runs a nested ``QEventLoop``; with an asyncio proxy the loop must not be running already.
@@ -176,11 +178,22 @@ def run_event_loop(until: Callable[[], bool] | None = None) -> None:
     def done() -> bool:
         return active_count() == 0 or (until is not None and until())
 
+    handle: Handle | None = None
+    if until is not None:
+        # until() may watch state that no loop event changes (a flag set by another thread):
+        # wake up regularly so it is re-checked (run_until checks after every callback).
+        def tick() -> None:
+            nonlocal handle
+            handle = proxy.call_later(_UNTIL_POLL, tick)
+
+        handle = proxy.call_later(_UNTIL_POLL, tick)
     _running[token] = (threading.get_ident(), proxy)
     try:
         proxy.run_until(done)
     finally:
         _running.pop(token, None)
+        if handle is not None:
+            handle.cancel()
 
 
 def exit_event_loop() -> None:
