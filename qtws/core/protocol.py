@@ -131,10 +131,11 @@ class ClientConnection:
         self._pooled = mask_source is os.urandom
         self._max_message = max_message_size
         self._max_frame = max_frame_size
-        # The fast path skips limit checks, which is only correct if no limit is below 125.
-        self._fast = all(
-            limit is None or limit >= 125 for limit in (max_message_size, max_frame_size)
-        )
+        # The fast path checks one combined limit; it needs no checks below 126 bytes only
+        # if no limit is below 125.
+        limits = [x for x in (max_message_size, max_frame_size) if x is not None]
+        self._fast_limit = min(limits, default=1 << 63)
+        self._fast = self._fast_limit >= 125
         self._parser: ResponseParser | None = ResponseParser(
             self.uri,
             self.key,
@@ -340,20 +341,29 @@ class ClientConnection:
                 pos = stop
                 continue
             if fast and not self._msg_opcode:
-                # Fast path: complete, unfragmented, uncompressed text/binary frames < 126 bytes.
+                # Fast path: complete, unfragmented, uncompressed text/binary frames with a
+                # 7- or 16-bit length within the limits.
                 while pos + 1 < end:
                     b0 = data[pos]
                     length = data[pos + 1]
-                    if length > 125 or (b0 != 0x81 and b0 != 0x82):
+                    if b0 != 0x81 and b0 != 0x82:
                         break
-                    stop = pos + 2 + length
+                    start = pos + 2
+                    if length > 125:
+                        if length != 126 or pos + 4 > end:
+                            break
+                        length = (data[start] << 8) | data[start + 1]
+                        if length > self._fast_limit:
+                            break
+                        start += 2
+                    stop = start + length
                     if stop > end:
                         break
                     if b0 == 0x82:
-                        events.append(BinaryMessage(data[pos + 2 : stop]))
+                        events.append(BinaryMessage(data[start:stop]))
                     else:
                         try:
-                            events.append(TextMessage(data[pos + 2 : stop].decode()))
+                            events.append(TextMessage(data[start:stop].decode()))
                         except UnicodeDecodeError:
                             self._fail(ProtocolError("invalid UTF-8 in a text message", 1007))
                             return

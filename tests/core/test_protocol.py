@@ -544,3 +544,25 @@ def test_send_argument_errors(peer: Peer) -> None:
         client.send_close(1000, "é" * 62)
     client.send_close(1000, "é" * 61 + "a")  # 123 bytes: allowed
     assert peer.parse(client.data_to_send())[0].payload.endswith(b"a")
+
+
+@pytest.mark.parametrize("mode", ["whole", "bytewise"])
+def test_medium_frames_mixed_with_small_ones(peer: Peer, mode: str) -> None:
+    """Frames with 16-bit lengths interleaved with short ones, fed whole and byte by byte."""
+    client = peer.open()
+    sizes = [0, 125, 126, 1000, 65535, 3, 300]
+    data = b"".join(
+        peer.frame(OP_BINARY if i % 2 else OP_TEXT, b"a" * n) for i, n in enumerate(sizes)
+    )
+    events = peer.feed(client, data, mode)
+    got = [e.data for e in events if isinstance(e, (TextMessage, BinaryMessage))]
+    assert got == [("a" * n if i % 2 == 0 else b"a" * n) for i, n in enumerate(sizes)]
+
+
+def test_medium_frame_over_the_message_limit_fails_1009(peer: Peer) -> None:
+    client = peer.open(max_message_size=1000)
+    events = peer.feed(
+        client, peer.frame(OP_BINARY, b"x" * 500) + peer.frame(OP_BINARY, b"y" * 1001)
+    )
+    assert [e.data for e in events if isinstance(e, BinaryMessage)] == [b"x" * 500]
+    assert peer.failure(events).code == 1009
