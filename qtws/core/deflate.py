@@ -38,6 +38,9 @@ _PARAMS = (
 )
 
 
+_MEM_LEVEL = 5
+
+
 class PerMessageDeflate:
     """A negotiated permessage-deflate instance: compression of one connection's messages.
 
@@ -76,9 +79,13 @@ class PerMessageDeflate:
         )
 
     def _new_encoder(self) -> zlib._Compress:
+        # memLevel 5 (zlib's default is 8): a 4x smaller compressor state per connection and
+        # ~10 % faster on small messages, for a negligible loss of ratio (as websockets does).
         if self.client_max_window_bits == 8:  # see the module docstring
-            return zlib.compressobj(self.compress_level, zlib.DEFLATED, -9, 8, zlib.Z_RLE)
-        return zlib.compressobj(self.compress_level, zlib.DEFLATED, -self.client_max_window_bits)
+            return zlib.compressobj(self.compress_level, zlib.DEFLATED, -9, _MEM_LEVEL, zlib.Z_RLE)
+        return zlib.compressobj(
+            self.compress_level, zlib.DEFLATED, -self.client_max_window_bits, _MEM_LEVEL
+        )
 
     def _new_decoder(self, zdict: bytes = b"") -> zlib._Decompress:
         bits = max(self.server_max_window_bits, 9)  # see the module docstring
