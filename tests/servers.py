@@ -20,6 +20,24 @@ def echo(ws: ServerConnection) -> None:
             ws.send(msg)
 
 
+def echo_recording_close(
+    seen: list[tuple[int | None, str | None]],
+) -> Callable[[ServerConnection], None]:
+    """An echo handler that appends the client's close code and reason to ``seen``."""
+
+    def handler(ws: ServerConnection) -> None:
+        echo(ws)
+        seen.append((ws.close_code, ws.close_reason))
+
+    return handler
+
+
+def silent_peer(conn: socket.socket) -> None:
+    """RawServer behaviour: accept the upgrade, then read and never answer."""
+    accept_upgrade(conn)
+    drain(conn, 5)
+
+
 class WsServer:
     """A `websockets` sync server in a thread; restartable on the same port."""
 

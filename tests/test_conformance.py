@@ -41,6 +41,7 @@ from tests.peer import (
     close_payload,
     frame,
 )
+from tests.recorder import Recorder
 
 FAST = qtws.Config(
     ping_interval=None, open_timeout=5, close_timeout=0.5, proxy=None, compression=False
@@ -52,27 +53,6 @@ MiB = 2**20
 
 
 # ---------------------------------------------------------------------------------- harness
-class Recorder:
-    """Every signal of a WebSocket, in order."""
-
-    def __init__(self, ws: qtws.WebSocket) -> None:
-        self.log: list[tuple[str, Any]] = []
-        ws.opened.connect(lambda: self.log.append(("opened", None)))
-        ws.message.connect(lambda m: self.log.append(("message", m)))
-        ws.error.connect(lambda e: self.log.append(("error", e)))
-        ws.closed.connect(lambda e: self.log.append(("closed", e)))
-        ws.pong_received.connect(lambda p, rtt: self.log.append(("pong", p)))
-
-    def names(self) -> list[str]:
-        return [n for n, _ in self.log]
-
-    def messages(self) -> list[Any]:
-        return [v for n, v in self.log if n == "message"]
-
-    def first(self, name: str) -> Any:
-        return next((v for n, v in self.log if n == name), None)
-
-
 @dataclass
 class Outcome:
     """What one case produced: the client's signals and the peer's record of the wire."""

@@ -24,6 +24,7 @@ from tests.servers import (
     accept_upgrade,
     drain,
     read_request,
+    silent_peer,
     ws_server,
 )
 
@@ -64,11 +65,7 @@ def test_open_timeout_black_hole(qtbot: QtBot) -> None:
 
 
 def test_close_timeout_when_peer_never_answers_close(qtbot: QtBot) -> None:
-    def peer(c: socket.socket) -> None:
-        accept_upgrade(c)
-        drain(c, 5)
-
-    with RawServer(peer) as srv:
+    with RawServer(silent_peer) as srv:
         ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(close_timeout=0.3))
         with qtbot.waitSignal(ws.opened, timeout=5000):
             ws.open()
@@ -96,11 +93,7 @@ def test_peer_reset(qtbot: QtBot) -> None:
 
 
 def test_pong_timeout(qtbot: QtBot) -> None:
-    def peer(c: socket.socket) -> None:
-        accept_upgrade(c)
-        drain(c, 5)  # reads the pings, never answers
-
-    with RawServer(peer) as srv:
+    with RawServer(silent_peer) as srv:  # reads the pings, never answers
         ws = qtws.WebSocket(
             f"ws://127.0.0.1:{srv.port}/",
             config=cfg(ping_interval=0.1, ping_timeout=0.2, close_timeout=0.2),
@@ -111,11 +104,7 @@ def test_pong_timeout(qtbot: QtBot) -> None:
 
 
 def test_inactivity_timeout(qtbot: QtBot) -> None:
-    def peer(c: socket.socket) -> None:
-        accept_upgrade(c)
-        drain(c, 5)
-
-    with RawServer(peer) as srv:
+    with RawServer(silent_peer) as srv:
         ws = qtws.WebSocket(
             f"ws://127.0.0.1:{srv.port}/", config=cfg(inactivity_timeout=0.2, close_timeout=0.2)
         )

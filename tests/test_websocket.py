@@ -11,34 +11,14 @@ from pytestqt.qtbot import QtBot
 from websockets.sync.server import ServerConnection
 
 import qtws
-from tests.servers import Tls, WsServer, ws_server
+from tests.recorder import Recorder
+from tests.servers import Tls, WsServer, echo_recording_close, ws_server
 
 FAST = qtws.Config(ping_interval=None, open_timeout=5, close_timeout=2, proxy=None)
 
 
 def make(url: str, config: qtws.Config = FAST, **kw: Any) -> qtws.WebSocket:
     return qtws.WebSocket(url, config=config, **kw)
-
-
-class Recorder:
-    """Records every signal of a WebSocket in order."""
-
-    def __init__(self, ws: qtws.WebSocket) -> None:
-        self.log: list[tuple[str, Any]] = []
-        ws.opened.connect(lambda: self.log.append(("opened", None)))
-        ws.message.connect(lambda m: self.log.append(("message", m)))
-        ws.error.connect(lambda e: self.log.append(("error", e)))
-        ws.closed.connect(lambda e: self.log.append(("closed", e)))
-        ws.reconnecting.connect(lambda a, d: self.log.append(("reconnecting", a)))
-
-    def names(self) -> list[str]:
-        return [n for n, _ in self.log]
-
-    def messages(self) -> list[Any]:
-        return [v for n, v in self.log if n == "message"]
-
-    def get(self, name: str) -> Any:
-        return next(v for n, v in self.log if n == name)
 
 
 def open_ws(qtbot: QtBot, url: str, config: qtws.Config = FAST) -> tuple[qtws.WebSocket, Recorder]:
@@ -330,14 +310,7 @@ def test_close_from_another_thread(qtbot: QtBot) -> None:
 
 def test_slot_may_close_send_and_delete(qtbot: QtBot) -> None:
     seen: list[tuple[int | None, str | None]] = []
-
-    def handler(conn: ServerConnection) -> None:
-        with contextlib.suppress(Exception):
-            for m in conn:
-                conn.send(m)
-        seen.append((conn.close_code, conn.close_reason))
-
-    with ws_server(handler) as srv:
+    with ws_server(echo_recording_close(seen)) as srv:
         ws = make(srv.url)
         rec = Recorder(ws)
         ws.opened.connect(lambda: ws.send("from-slot"))
@@ -356,14 +329,7 @@ def test_slot_may_close_send_and_delete(qtbot: QtBot) -> None:
 
 def test_deleting_an_open_websocket_closes_with_1001(qtbot: QtBot) -> None:
     seen: list[tuple[int | None, str | None]] = []
-
-    def handler(conn: ServerConnection) -> None:
-        with contextlib.suppress(Exception):
-            for m in conn:
-                conn.send(m)
-        seen.append((conn.close_code, conn.close_reason))
-
-    with ws_server(handler) as srv:
+    with ws_server(echo_recording_close(seen)) as srv:
         ws, _ = open_ws(qtbot, srv.url)
         with qtbot.waitSignal(ws.destroyed, timeout=5000):
             ws.deleteLater()
