@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import ssl
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -115,8 +116,9 @@ class Config:
         for name in ("ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
             _check_seconds(name, getattr(self, name))
         _check_seconds("inactivity_timeout", self.inactivity_timeout)
-        if self.ping_interval == 0:
-            raise ValueError("ping_interval must be > 0 or None")
+        for name in ("ping_interval", "ping_timeout", "open_timeout", "inactivity_timeout"):
+            if getattr(self, name) == 0:
+                raise ValueError(f"{name} must be > 0 or None (None disables it)")
         _check_size("max_message_size", self.max_message_size)
         _check_size("max_frame_size", self.max_frame_size)
         if isinstance(self.subprotocols, str):
@@ -159,7 +161,7 @@ class Config:
             and (
                 not isinstance(self.proxy, str)
                 or not self.proxy.startswith(("http://", "https://"))
-                or not self.proxy.split("://", 1)[1].rsplit("@", 1)[-1].strip("/")
+                or not urllib.parse.urlsplit(self.proxy).hostname
             )
         ):
             raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")

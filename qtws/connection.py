@@ -77,6 +77,8 @@ _READ_BUDGET = 64 * 1024
 # Seconds of event dispatch per loop callback before yielding (a flood of small messages).
 _DISPATCH_BUDGET = 0.02
 _MAX_TRACKED_PINGS = 64
+# Received events waiting for dispatch beyond which reading stops until they are handed out.
+_BACKLOG_LIMIT = 20_000
 _PROXY_RESPONSE_LIMIT = 16 * 1024
 # Queued pieces smaller than this are joined into one send; larger ones are sent as they are.
 _COALESCE_LIMIT = 64 * 1024
@@ -185,6 +187,8 @@ class Connection:
         self._events: collections.deque[Event] = collections.deque()  # not yet dispatched
         self._paused = False
         self._eof_seen = False
+        self._dispatch_scheduled = False
+        self._awaiting_pong = False
         self._finished = False
         self._shutdown_sent = False
         self.bytes_in = 0
@@ -259,6 +263,9 @@ class Connection:
             proto.send_close(code, reason)
             self._flush_proto()
             self._after_io()
+            # The server's close frame must be read even if reading was paused; data frames
+            # after our close are dropped by the core (RFC 6455 1.4).
+            self.resume_reading()
 
     def abort(self, exc: BaseException | None = None) -> None:
         """Drop the connection now (1006, unclean)."""
@@ -466,10 +473,20 @@ class Connection:
         if self._phase == "tls":
             self._do_handshake()
             return
-        if self._events or self._paused or self._eof_seen:
-            self._cancel_reader()  # resumed once the backlog is dispatched / reading resumes
+        if self._paused or self._eof_seen or len(self._events) >= _BACKLOG_LIMIT:
+            # Resumed by resume_reading() / once the backlog is dispatched.
+            self._cancel_reader()
             return
+        self._read_now()
+
+    def _read_now(self) -> None:
+        """Read what the socket (and TLS) holds, feed the core, and schedule the dispatch.
+
+        The dispatch runs in its own loop callback, not in the notifier's: a slot may run a
+        nested event loop (a modal dialog) and the socket must stay readable meanwhile, so
+        pongs and messages keep flowing as with QWebSocket."""
         sock = self._sock
+        assert sock is not None
         budget = _READ_BUDGET
         chunks: list[bytes] = []
         eof = False
@@ -499,9 +516,8 @@ class Connection:
         if self.finished:
             return
         if eof:
-            if not self._events:
-                self._on_eof()
-        elif (budget <= 0 or self.data_pending()) and not self._events and not self._paused:
+            self._schedule_dispatch()  # the EOF is handled once the events before it are
+        elif budget <= 0 or self.data_pending():
             # More may be waiting (in the kernel or decrypted in TLS): continue after the
             # loop has had a chance to run other work.
             self._loop.call_soon(self._guard(self._on_readable))
@@ -519,7 +535,13 @@ class Connection:
             return
         for chunk in chunks:  # no join: a 16 MiB message would be copied once more
             proto.receive_data(chunk)
-        self._process_events()
+        self._events.extend(proto.events_received())
+        self._schedule_dispatch()
+
+    @property
+    def pending_events(self) -> int:
+        """Events received but not yet handed to the sink."""
+        return len(self._events)
 
     def _on_eof(self) -> None:
         if self._phase == "proxy":
@@ -547,12 +569,13 @@ class Connection:
         """Undo :meth:`pause_reading`."""
         if self._paused:
             self._paused = False
-            if not self._events:
-                self._restart_reading()
+            self._restart_reading()
 
     def _restart_reading(self) -> None:
         sock = self._sock
         if sock is None or self._finished or self._eof_seen or self._paused:
+            return
+        if self._phase not in ("proxy", "ws"):
             return
         if self._reader is None:
             self._reader = self._loop.add_reader(sock.fileno(), self._guard(self._on_readable))
@@ -565,10 +588,22 @@ class Connection:
         self._events.extend(proto.events_received())
         self._dispatch()
 
+    def _schedule_dispatch(self) -> None:
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            self._loop.call_soon(self._guard(self._scheduled_dispatch))
+
+    def _scheduled_dispatch(self) -> None:
+        self._dispatch_scheduled = False
+        self._dispatch()
+
     def _dispatch(self) -> None:
-        """Hand received events to the sink.  A long backlog (a flood of small messages) is
-        dispatched in slices of about ``_DISPATCH_BUDGET`` seconds, reading paused meanwhile,
-        so the loop's other work (a GUI's repaints and timers) keeps running."""
+        """Hand received events to the sink, in order.
+
+        Re-entrant: if a slot runs a nested event loop, newer events are dispatched from it.
+        A long backlog (a flood of small messages) is dispatched in slices of about
+        ``_DISPATCH_BUDGET`` seconds, so the loop's other work (a GUI's repaints and timers)
+        keeps running; reading stops while the backlog exceeds ``_BACKLOG_LIMIT`` events."""
         events = self._events
         proto = self._proto
         deadline = self._loop.time() + _DISPATCH_BUDGET
@@ -604,9 +639,8 @@ class Connection:
                 self._last_error = event.exc
             count += 1
             if events and not count & 63 and self._loop.time() > deadline:
-                self._cancel_reader()
                 self._flush_proto()
-                self._loop.call_soon(self._guard(self._dispatch))
+                self._schedule_dispatch()
                 return
         if self._finished:
             return
@@ -622,6 +656,14 @@ class Connection:
         elif self._reader is None and self._phase == "ws" and not self._paused:
             self._restart_reading()
 
+    def _poll_input(self) -> None:
+        """Read and dispatch what already waits, before a liveness timer decides: after a
+        slot that kept the thread busy, the pong may be waiting unread."""
+        if self._sock is not None and not self._paused and not self._eof_seen:
+            self._read_now()
+        if not self._finished:
+            self._dispatch()
+
     def _on_pong(self, payload: bytes) -> None:
         sent = None
         for i, (p, t) in enumerate(self._pings):
@@ -630,6 +672,7 @@ class Connection:
                 del self._pings[i]
                 break
         if sent is not None:
+            self._awaiting_pong = False
             self._cancel_timer("ping_timeout")
         self._sink.on_pong(payload, None if sent is None else self._loop.time() - sent)
 
@@ -860,11 +903,15 @@ class Connection:
         payload = self._mask_source(4)
         self.send_ping(payload)
         if self._config.ping_timeout is not None and "ping_timeout" not in self._timers:
+            self._awaiting_pong = True
             self._set_timer("ping_timeout", self._config.ping_timeout, self._on_ping_timeout)
         self._arm_keepalive()
 
     def _on_ping_timeout(self) -> None:
         self._timers.pop("ping_timeout", None)
+        self._poll_input()
+        if self._finished or not self._awaiting_pong or self._paused:
+            return  # the pong was waiting (or reading is paused on purpose)
         self.fail(
             TimeoutError(
                 f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"
@@ -881,6 +928,9 @@ class Connection:
         self._timers.pop("inactivity", None)
         limit = self._config.inactivity_timeout
         if limit is None or self._finished:
+            return
+        self._poll_input()
+        if self.finished:
             return
         if self._paused:
             self.last_receive = self._loop.time()  # not reading is our choice, not idleness

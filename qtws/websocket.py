@@ -353,6 +353,11 @@ class WebSocket(QObject):
         ``TimeoutError`` when ``timeout`` expires (the attempt is then abandoned) and the
         connection's error (``OSError``, :class:`~qtws.HandshakeError`...) if it fails."""
         self._check_blocking("connect")
+        if not self._loop.can_block():
+            raise InvalidState(
+                "connect() cannot block inside the running event loop of this proxy; "
+                "use open() and the signals/callbacks"
+            )
         if not self._started or self._state is ReadyState.CLOSED:
             self.open()
         opens = self._opens
@@ -429,7 +434,11 @@ class WebSocket(QObject):
             return False
         conn.resume_reading()
         before = conn.bytes_in
-        self._run_waiting(lambda: conn.finished or conn.bytes_in != before, timeout)
+        # Done once new bytes arrived *and* the messages in them reached the buffer.
+        self._run_waiting(
+            lambda: conn.finished or (conn.bytes_in != before and not conn.pending_events),
+            timeout,
+        )
         return conn.bytes_in != before
 
     def _run_waiting(self, predicate: Callable[[], bool], timeout: float | None) -> None:
@@ -714,11 +723,21 @@ class WebSocket(QObject):
             conn = self._conn
             if conn is not None and self._state is ReadyState.OPEN:
                 self._state = ReadyState.CLOSING
-                conn.close(1001, "going away")
+                try:
+                    conn.close(1001, "going away")
+                except Exception:
+                    conn.abort(None)
             elif conn is not None:
                 conn.abort(None)
             elif self._state is not ReadyState.CLOSED:
                 self._state = ReadyState.CLOSED
+                if self._outbox:
+                    self._counts["un"] += len(self._outbox)
+                    _log.warning(
+                        "%d queued message(s) were never sent: the WebSocket was deleted",
+                        len(self._outbox),
+                    )
+                    self._outbox.clear()
                 _loop.unregister_active(self)
         except Exception:
             _log.exception("qtws: cleaning up a deleted WebSocket failed")

@@ -115,3 +115,16 @@ def test_more_invalid_config(kwargs: dict[str, Any], exc: type[Exception]) -> No
 def test_overridable_headers_are_accepted() -> None:
     c = qtws.Config(headers={"Authorization": "Bearer t", "Host": "virtual.example"})
     assert ("Authorization", "Bearer t") in c.headers
+
+
+@pytest.mark.parametrize(
+    "name", ["ping_interval", "ping_timeout", "open_timeout", "inactivity_timeout"]
+)
+def test_zero_timeouts_are_rejected(name: str) -> None:
+    with pytest.raises(ValueError, match="None disables"):
+        qtws.Config(**{name: 0})
+
+
+def test_proxy_without_host_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        qtws.Config(proxy="http://:1")

@@ -444,3 +444,59 @@ def test_duplicate_ping_payloads_each_get_their_pong(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: len(pongs) == 2, timeout=5000)
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
+
+
+def test_messages_and_pongs_flow_during_a_modal_dialog_opened_from_a_slot(qtbot: QtBot) -> None:
+    """A slot that runs a nested event loop (QDialog.exec) must not stop the connection:
+    messages keep arriving (nested, as with QWebSocket) and keep-alive sees its pongs."""
+    from PyQt6.QtWidgets import QDialog
+
+    with ChildEchoServer() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg(ping_interval=0.1, ping_timeout=0.4))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        got: list[object] = []
+        errors: list[object] = []
+        ws.error.connect(errors.append)
+        during_modal: list[int] = []
+
+        def on_message(m: object) -> None:
+            got.append(m)
+            if m == "0":
+                dialog = QDialog()
+                QTimer.singleShot(1500, dialog.accept)
+                dialog.exec()  # nested loop for 1.5 s: many ping intervals
+                during_modal.append(len(got))
+
+        ws.message.connect(on_message)
+        ws.send("flood:50")
+        qtbot.waitUntil(lambda: bool(during_modal), timeout=10000)
+        assert errors == []
+        assert during_modal[0] == 50  # all 50 arrived while the dialog was open
+        assert got == [str(i) for i in range(50)]
+        assert ws.ready_state is qtws.ReadyState.OPEN
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_busy_slot_does_not_cause_a_false_ping_timeout(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg(ping_interval=0.05, ping_timeout=0.2))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        errors: list[object] = []
+        ws.error.connect(errors.append)
+        with qtbot.waitSignal(ws.pong_received, timeout=5000):
+            pass
+
+        def busy(m: object) -> None:
+            time.sleep(1.0)  # the pong arrives meanwhile, unread; the timeout is overdue
+
+        ws.message.connect(busy)
+        with qtbot.waitSignal(ws.message, timeout=5000):
+            ws.send("work")
+        qtbot.wait(300)
+        assert errors == []
+        assert ws.ready_state is qtws.ReadyState.OPEN
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()

@@ -100,6 +100,8 @@ def test_websocket_in_running_asyncio_loop() -> None:
             ws.onclose = lambda ev: done.set_result(ev)
             ws.open()
             await asyncio.wait_for(opened, 5)
+            with pytest.raises(qtws.InvalidState, match="cannot block"):
+                ws.connect(timeout=1)  # refused before doing anything
             # The blocking API cannot nest inside a running asyncio loop: a clear error.
             with pytest.raises(qtws.InvalidState):
                 ws.wait_for_next_message(timeout=0.1)

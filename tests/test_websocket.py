@@ -597,3 +597,41 @@ def test_connect_timeout_abandons_the_attempt() -> None:
         ws.connect(timeout=0.5)
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
     assert ws.ready_state is qtws.ReadyState.CLOSED
+
+
+def test_close_while_reading_is_paused_is_clean(qtbot: QtBot) -> None:
+    def handler(conn: ServerConnection) -> None:
+        conn.recv()
+        with contextlib.suppress(Exception):
+            for i in range(10_000):
+                conn.send(str(i))
+            conn.recv()
+
+    with ws_server(handler, compression=None) as srv:
+        ws = make(srv.url)
+        ws.connect(timeout=5)
+        ws.send("go")
+        qtbot.wait(300)  # nobody reads: reading pauses at the high-water mark
+        assert ws.stats.messages_in < 10_000
+        with qtbot.waitSignal(ws.closed, timeout=1500) as blocker:  # < close_timeout (2 s)
+            ws.close()
+        assert blocker.args[0] == qtws.CloseEvent(1000, "", True)
+
+
+def test_deleting_during_reconnect_wait_counts_the_outbox(qtbot: QtBot) -> None:
+    srv = WsServer().start()
+    policy = qtws.ReconnectPolicy(initial_delay=5, max_delay=5)
+    ws = make(srv.url, qtws.Config(ping_interval=None, proxy=None, reconnect=policy))
+    with qtbot.waitSignal(ws.opened, timeout=5000):
+        ws.open()
+    stopper = threading.Thread(target=srv.stop)
+    with qtbot.waitSignal(ws.reconnecting, timeout=5000):
+        stopper.start()
+    stopper.join(10)
+    ws.send("a")
+    ws.send("b")
+    py_ws = ws  # the Python side outlives the C++ object
+    with qtbot.waitSignal(ws.destroyed, timeout=5000):
+        ws.deleteLater()
+    assert py_ws.stats.messages_unsent == 2
+    assert py_ws.ready_state is qtws.ReadyState.CLOSED

@@ -220,6 +220,10 @@ class AsyncioProxy(EventLoopProxy):
 
     # -- blocking --------------------------------------------------------------------------
 
+    def can_block(self) -> bool:
+        """False while the asyncio loop runs (a coroutine cannot block on its own loop)."""
+        return not self.loop.is_running()
+
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Run the (not yet running) loop until ``predicate()`` is true, :meth:`stop` or
         ``timeout``.  Raises :class:`~qtws.errors.InvalidState` if the loop is already running:

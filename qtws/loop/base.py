@@ -200,6 +200,10 @@ class EventLoopProxy(ABC):
         """Resolve ``host:port`` (``getaddrinfo`` with ``SOCK_STREAM``) without blocking the
         loop; ``callback`` runs on the loop's thread unless the handle was cancelled."""
 
+    def can_block(self) -> bool:
+        """Whether :meth:`run_until` may be called now (False inside a running asyncio loop)."""
+        return True
+
     @property
     def thread_id(self) -> int | None:
         """``threading.get_ident()`` of the thread this proxy serves, if bound."""

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from PyQt6 import sip
 from PyQt6.QtCore import (
     QAbstractEventDispatcher,
     QCoreApplication,
@@ -266,6 +267,10 @@ class QtProxy(EventLoopProxy):
     def _schedule(self) -> None:
         """Arm the QTimer for the earliest work (restarting it only if that is sooner)."""
         if self._closed:
+            return
+        if sip.isdeleted(self._timer):
+            # Qt deleted our objects (application exit): behave as closed from now on.
+            self._closed = True
             return
         now = self.time()
         target = now if self._soon else self._timers.next_deadline()
