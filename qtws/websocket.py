@@ -190,6 +190,7 @@ class WebSocket(QObject):
         self._inbox: collections.deque[str | bytes] = collections.deque()
         self._waiting = 0  # depth of blocking calls running the loop for messages
         self._user_closed = False
+        self._close_requested = False  # close() called from another thread, not yet run
         self._close_after_open: tuple[int, str] | None = None
         self._attempt = 0
         self._retry: Handle | None = None
@@ -272,6 +273,7 @@ class WebSocket(QObject):
             self._reset()
         self._started = True
         self._user_closed = False
+        self._close_requested = False
         self._state = ReadyState.CONNECTING
         _loop.register_active(self)
         self._connect_now()
@@ -291,6 +293,8 @@ class WebSocket(QObject):
             raise TypeError(f"send() takes str or bytes-like, not {type(data).__name__}")
         if self._state in (ReadyState.CLOSING, ReadyState.CLOSED) or self._user_closed:
             raise InvalidState(f"cannot send: the WebSocket is {self._state.name}")
+        if self._close_requested:
+            raise InvalidState("cannot send: close() was called")
         if threading.get_ident() != self._thread:
             with self._inflight_lock:
                 # The outbox limit holds for other threads too: count their queued sends.
@@ -325,6 +329,8 @@ class WebSocket(QObject):
         thread; does nothing when already closing or closed."""
         _validate_close(code, reason)
         if threading.get_ident() != self._thread:
+            # From now on send() raises in every thread; sends made before still go first.
+            self._close_requested = True
             self._loop.call_soon_threadsafe(lambda: self._barrier(self._close_now, code, reason))
             return
         self._close_now(code, reason)

@@ -635,3 +635,34 @@ def test_deleting_during_reconnect_wait_counts_the_outbox(qtbot: QtBot) -> None:
         ws.deleteLater()
     assert py_ws.stats.messages_unsent == 2
     assert py_ws.ready_state is qtws.ReadyState.CLOSED
+
+
+def test_send_after_close_from_another_thread_raises_everywhere(qtbot: QtBot) -> None:
+    received: list[object] = []
+
+    def handler(conn: ServerConnection) -> None:
+        with contextlib.suppress(Exception):
+            for m in conn:
+                received.append(m)
+
+    with ws_server(handler) as srv:
+        ws, _ = open_ws(qtbot, srv.url)
+        outcome: list[str] = []
+
+        def worker() -> None:
+            ws.send("before close")
+            ws.close(1000, "worker")
+            try:
+                ws.send("after close")
+                outcome.append("sent")
+            except qtws.InvalidState:
+                outcome.append("raised")
+
+        with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+            t = threading.Thread(target=worker)
+            t.start()
+            t.join()
+        assert outcome == ["raised"]
+        assert received == ["before close"]
+        assert blocker.args[0] == qtws.CloseEvent(1000, "worker", True)
+        assert ws.stats.messages_unsent == 0
