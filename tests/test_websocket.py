@@ -663,6 +663,7 @@ def test_send_after_close_from_another_thread_raises_everywhere(qtbot: QtBot) ->
             t.start()
             t.join()
         assert outcome == ["raised"]
-        assert received == ["before close"]
+        # The server's handler thread may append after its close went out: wait for it.
+        qtbot.waitUntil(lambda: received == ["before close"], timeout=5000)
         assert blocker.args[0] == qtws.CloseEvent(1000, "worker", True)
         assert ws.stats.messages_unsent == 0
