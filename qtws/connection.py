@@ -608,6 +608,10 @@ class Connection:
         proto = self._proto
         deadline = self._loop.time() + _DISPATCH_BUDGET
         count = 0
+        if len(events) > 1:
+            # Should a slot run a nested event loop, this continuation delivers the rest
+            # from inside it; otherwise it finds nothing left to do.
+            self._schedule_dispatch()
         while events:
             if self._finished or proto is not self._proto:
                 return

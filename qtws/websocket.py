@@ -492,23 +492,38 @@ class WebSocket(QObject):
             self._begin_close(code, reason)
 
     def on_message(self, data: str | bytes) -> None:
-        """Driver report: a complete message."""
-        c = self._counts
-        c["mi"] += 1
-        if self._waiting or not self._has_listeners():
+        """Driver report: a complete message.  (The hottest path: emission is inlined.)"""
+        self._counts["mi"] += 1
+        n = self._listeners
+        callback = self.onmessage
+        kind = "text_message" if isinstance(data, str) else "binary_message"
+        # Buffered for the blocking API while it waits, and whenever no slot or callback
+        # will see this message (so nothing is dropped unseen).
+        if self._waiting or not (callback or n["message"] or n[kind]):
             self._inbox.append(data)
             conn = self._conn
             if len(self._inbox) >= _INBOX_HIGH_WATER and conn is not None:
                 # Nobody reads: stop reading the socket (TCP pushes back on the server)
                 # rather than buffer without bound; the blocking reads resume it.
                 conn.pause_reading()
-        if (self._listeners["message"] or self.onmessage is not None) and not self._emit(
-            "message", data, callback=self.onmessage
-        ):
+        if sip.isdeleted(self):
+            self._emit("message")  # handles the deleted object (closes politely)
             return
-        name = "text_message" if isinstance(data, str) else "binary_message"
-        if self._listeners[name]:
-            self._emit(name, data)
+        depth = getattr(_tls, "depth", 0)
+        _tls.depth = depth + 1
+        try:
+            if n["message"]:
+                self.message.emit(data)
+            if callback is not None:
+                try:
+                    callback(data)
+                except Exception:
+                    _log.exception("exception in a qtws callback %r", callback)
+            # A slot may have deleted the object (sip.delete): its signals are gone then.
+            if n[kind] and not sip.isdeleted(self):
+                getattr(self, kind).emit(data)
+        finally:
+            _tls.depth = depth
 
     def on_ping(self, payload: bytes) -> None:
         """Driver report: a ping arrived (already answered)."""
@@ -675,12 +690,6 @@ class WebSocket(QObject):
         finally:
             _tls.depth = depth
         return not sip.isdeleted(self)
-
-    def _has_listeners(self) -> bool:
-        if self.onmessage is not None:
-            return True
-        n = self._listeners
-        return n["message"] > 0 or n["text_message"] > 0 or n["binary_message"] > 0
 
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Count connections to the message signals (Qt calls this on connect)."""

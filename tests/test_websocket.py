@@ -667,3 +667,21 @@ def test_send_after_close_from_another_thread_raises_everywhere(qtbot: QtBot) ->
         qtbot.waitUntil(lambda: received == ["before close"], timeout=5000)
         assert blocker.args[0] == qtws.CloseEvent(1000, "worker", True)
         assert ws.stats.messages_unsent == 0
+
+
+def test_a_message_no_listener_sees_is_buffered(qtbot: QtBot) -> None:
+    """Only binary_message is connected: text messages reach nobody, so they are kept for
+    the blocking API instead of being dropped unseen."""
+    with ws_server() as srv:
+        ws = make(srv.url)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        binaries: list[bytes] = []
+        ws.binary_message.connect(binaries.append)
+        ws.send(b"bin")
+        ws.send("text")
+        qtbot.waitUntil(lambda: binaries == [b"bin"] and ws.is_message_buffered(), timeout=5000)
+        assert ws.wait_for_next_message(timeout=0) == "text"
+        assert binaries == [b"bin"]
+        assert not ws.is_message_buffered()
+        close_ws(qtbot, ws)

@@ -457,6 +457,8 @@ class QtProxy(EventLoopProxy):
 def _delete_notifier(notifier: QSocketNotifier) -> None:
     """qasync's order: disable first (Qt stops watching the fd at once), then disconnect, then
     delete later (the notifier may be the one whose signal is being delivered)."""
+    if sip.isdeleted(notifier):
+        return  # Qt already deleted it (its parent went away, e.g. at application exit)
     notifier.setEnabled(False)
     with contextlib.suppress(TypeError, RuntimeError):
         notifier.activated.disconnect()
