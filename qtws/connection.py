@@ -188,6 +188,7 @@ class Connection:
         self._paused = False
         self._eof_seen = False
         self._dispatch_scheduled = False
+        self._sliced = False  # a long backlog is being dispatched in slices
         self._awaiting_pong = False
         self._finished = False
         self._shutdown_sent = False
@@ -473,18 +474,18 @@ class Connection:
         if self._phase == "tls":
             self._do_handshake()
             return
-        if self._paused or self._eof_seen or len(self._events) >= _BACKLOG_LIMIT:
-            # Resumed by resume_reading() / once the backlog is dispatched.
+        if self._paused or self._eof_seen or self._sliced or len(self._events) >= _BACKLOG_LIMIT:
+            # Resumed by resume_reading() / once the backlog is dispatched: reading more
+            # while a flood is being handed out in slices would starve the loop's timers.
             self._cancel_reader()
             return
         self._read_now()
 
     def _read_now(self) -> None:
-        """Read what the socket (and TLS) holds, feed the core, and schedule the dispatch.
+        """Read what the socket (and TLS) holds, feed the core and dispatch the events.
 
-        The dispatch runs in its own loop callback, not in the notifier's: a slot may run a
-        nested event loop (a modal dialog) and the socket must stay readable meanwhile, so
-        pongs and messages keep flowing as with QWebSocket."""
+        Re-entrant: a slot may run a nested event loop (a modal dialog) during the dispatch;
+        the reader stays active in it, so pongs and messages keep flowing as with QWebSocket."""
         sock = self._sock
         assert sock is not None
         budget = _READ_BUDGET
@@ -516,7 +517,7 @@ class Connection:
         if self.finished:
             return
         if eof:
-            self._schedule_dispatch()  # the EOF is handled once the events before it are
+            self._dispatch()  # the EOF is handled once the events before it are
         elif budget <= 0 or self.data_pending():
             # More may be waiting (in the kernel or decrypted in TLS): continue after the
             # loop has had a chance to run other work.
@@ -535,8 +536,7 @@ class Connection:
             return
         for chunk in chunks:  # no join: a 16 MiB message would be copied once more
             proto.receive_data(chunk)
-        self._events.extend(proto.events_received())
-        self._schedule_dispatch()
+        self._process_events()
 
     @property
     def pending_events(self) -> int:
@@ -643,9 +643,11 @@ class Connection:
                 self._last_error = event.exc
             count += 1
             if events and not count & 63 and self._loop.time() > deadline:
+                self._sliced = True
                 self._flush_proto()
                 self._schedule_dispatch()
                 return
+        self._sliced = False
         if self._finished:
             return
         self._flush_proto()

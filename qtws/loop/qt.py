@@ -8,9 +8,10 @@ How it works
   :meth:`QtProxy.call_soon_threadsafe` and :meth:`QtProxy.stop` raises
   :class:`~qtws.errors.InvalidState` when called from another thread; ``Handle.cancel()`` may be
   called anywhere (the Qt clean-up is then marshalled).
-* Notifiers follow qasync's lifecycle: disabled while their callback runs and re-enabled only
-  if the registration is still current; removed by ``setEnabled(False)`` -> disconnect ->
-  ``deleteLater()``, so a callback may cancel or replace its own registration.
+* Notifiers are removed as qasync does it, ``setEnabled(False)`` -> disconnect ->
+  ``deleteLater()``, so a callback may cancel or replace its own registration.  Unlike
+  qasync, a notifier stays enabled while its callback runs, so a nested event loop started
+  from the callback (a modal dialog in a slot) keeps serving the fd; callbacks are re-entrant.
 * ``call_soon`` and ``call_later`` share a timer heap served by a single single-shot
   ``PreciseTimer`` armed for the earliest deadline (0 ms when ``call_soon`` work is waiting).
 * Wake-ups use a non-blocking ``socketpair`` watched by a notifier:
@@ -233,16 +234,12 @@ class QtProxy(EventLoopProxy):
 
     def _on_io(self, handle: _IoHandle) -> None:
         try:
-            notifier = handle.notifier
-            if handle.cancelled or notifier is None:
+            if handle.cancelled or handle.notifier is None:
                 return  # an activation queued before the registration went away
-            notifier.setEnabled(False)
-            try:
-                self._invoke(handle.callback)
-            finally:
-                # Re-enable only if the callback did not cancel or replace this registration.
-                if not handle.cancelled and handle.notifier is notifier:
-                    notifier.setEnabled(True)
+            # The notifier stays enabled while its callback runs: if the callback runs a
+            # nested event loop (a slot opening a modal dialog), the fd is served from inside
+            # it, as Qt's own sockets are.  Callbacks must therefore be re-entrant.
+            self._invoke(handle.callback)
             self._check_frames()
         except BaseException as exc:
             self._barrier(exc, "socket notifier")
