@@ -189,6 +189,7 @@ class Connection:
         self._eof_seen = False
         self._dispatch_scheduled = False
         self._sliced = False  # a long backlog is being dispatched in slices
+        self._dispatch_depth = 0  # > 0 while events are handed to the sink
         self._awaiting_pong = False
         self._finished = False
         self._shutdown_sent = False
@@ -585,7 +586,19 @@ class Connection:
     def _process_events(self) -> None:
         proto = self._proto
         assert proto is not None
-        self._events.extend(proto.events_received())
+        new = proto.events_received()
+        if self._dispatch_depth:
+            # Read from inside a slot's nested event loop.  Like Qt's sockets (readyRead is
+            # never emitted recursively), messages wait until that slot returns, in order;
+            # keep-alive replies are handled now so the connection stays alive meanwhile.
+            for event in new:
+                if isinstance(event, Pong):
+                    self._on_pong(event.payload)
+                elif not isinstance(event, Ping):  # its pong is already queued
+                    self._events.append(event)
+            self._flush_proto()
+            return
+        self._events.extend(new)
         self._dispatch()
 
     def _schedule_dispatch(self) -> None:
@@ -600,18 +613,39 @@ class Connection:
     def _dispatch(self) -> None:
         """Hand received events to the sink, in order.
 
-        Re-entrant: if a slot runs a nested event loop, newer events are dispatched from it.
+        Never re-entered: while a slot runs (perhaps a nested event loop), newly read
+        messages wait and only keep-alive replies are handled (see :meth:`_process_events`).
         A long backlog (a flood of small messages) is dispatched in slices of about
         ``_DISPATCH_BUDGET`` seconds, so the loop's other work (a GUI's repaints and timers)
-        keeps running; reading stops while the backlog exceeds ``_BACKLOG_LIMIT`` events."""
+        keeps running; reading stops meanwhile, and while ``_BACKLOG_LIMIT`` events wait."""
         events = self._events
         proto = self._proto
+        if self._dispatch_depth:
+            return  # inside a slot of an outer dispatch, which goes on when the slot returns
+        self._dispatch_depth += 1
+        try:
+            self._dispatch_events(events, proto)
+        finally:
+            self._dispatch_depth -= 1
+        if self._finished or self._sliced or events or proto is not self._proto:
+            return
+        self._flush_proto()
+        self._after_io()
+        if self.finished:
+            return
+        if self._eof_seen:
+            if self._proto is not None and self._proto.state is not State.CLOSED:
+                self._on_eof()
+            elif self._proto is not None:
+                self._end_from_proto(eof=True)
+        elif self._reader is None and self._phase == "ws" and not self._paused:
+            self._restart_reading()
+
+    def _dispatch_events(
+        self, events: collections.deque[Event], proto: ClientConnection | None
+    ) -> None:
         deadline = self._loop.time() + _DISPATCH_BUDGET
         count = 0
-        if len(events) > 1:
-            # Should a slot run a nested event loop, this continuation delivers the rest
-            # from inside it; otherwise it finds nothing left to do.
-            self._schedule_dispatch()
         while events:
             if self._finished or proto is not self._proto:
                 return
@@ -648,19 +682,10 @@ class Connection:
                 self._schedule_dispatch()
                 return
         self._sliced = False
-        if self._finished:
-            return
-        self._flush_proto()
-        self._after_io()
-        if self.finished:
-            return
-        if self._eof_seen:
-            if self._proto is not None and self._proto.state is not State.CLOSED:
-                self._on_eof()
-            elif self._proto is not None:
-                self._end_from_proto(eof=True)
-        elif self._reader is None and self._phase == "ws" and not self._paused:
-            self._restart_reading()
+
+    def _reading_suspended(self) -> bool:
+        """Reading stopped on purpose (backpressure or a backlog), so silence proves nothing."""
+        return self._paused or self._sliced or len(self._events) >= _BACKLOG_LIMIT
 
     def _poll_input(self) -> None:
         """Read and dispatch what already waits, before a liveness timer decides: after a
@@ -717,6 +742,8 @@ class Connection:
             return
         self._redirects.append(target.url)
         self._teardown_io()
+        self._events.clear()
+        self._eof_seen = self._sliced = False
         self._proto = None
         self._out.clear()
         self._out_size = 0
@@ -901,8 +928,8 @@ class Connection:
         proto = self._proto
         if proto is None or proto.state is not State.OPEN or self._finished:
             return
-        if self._paused:
-            # Reading is paused (the application is not consuming): a pong could not be
+        if self._reading_suspended():
+            # Reading is suspended (the application is not consuming): a pong could not be
             # read, so do not measure liveness now.
             self._arm_keepalive()
             return
@@ -916,8 +943,8 @@ class Connection:
     def _on_ping_timeout(self) -> None:
         self._timers.pop("ping_timeout", None)
         self._poll_input()
-        if self._finished or not self._awaiting_pong or self._paused:
-            return  # the pong was waiting (or reading is paused on purpose)
+        if self._finished or not self._awaiting_pong or self._reading_suspended():
+            return  # the pong was waiting (or reading is suspended on purpose)
         self.fail(
             TimeoutError(
                 f"no pong within ping_timeout ({self._config.ping_timeout} s): connection lost"
@@ -938,7 +965,7 @@ class Connection:
         self._poll_input()
         if self.finished:
             return
-        if self._paused:
+        if self._reading_suspended():
             self.last_receive = self._loop.time()  # not reading is our choice, not idleness
         idle = self._loop.time() - self.last_receive
         if idle >= limit:

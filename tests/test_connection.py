@@ -446,9 +446,10 @@ def test_duplicate_ping_payloads_each_get_their_pong(qtbot: QtBot) -> None:
             ws.close()
 
 
-def test_messages_and_pongs_flow_during_a_modal_dialog_opened_from_a_slot(qtbot: QtBot) -> None:
-    """A slot that runs a nested event loop (QDialog.exec) must not stop the connection:
-    messages keep arriving (nested, as with QWebSocket) and keep-alive sees its pongs."""
+def test_modal_dialog_in_a_slot_keeps_the_connection_alive(qtbot: QtBot) -> None:
+    """A slot that runs a nested event loop (QDialog.exec) for many ping intervals: keep-alive
+    pongs are handled inside it, so the connection survives; messages are not delivered
+    recursively (like Qt's readyRead) but right after the slot returns, all and in order."""
     from PyQt6.QtWidgets import QDialog
 
     with ChildEchoServer() as srv:
@@ -457,24 +458,51 @@ def test_messages_and_pongs_flow_during_a_modal_dialog_opened_from_a_slot(qtbot:
             ws.open()
         got: list[object] = []
         errors: list[object] = []
+        pongs_during_modal: list[int] = []
         ws.error.connect(errors.append)
-        during_modal: list[int] = []
+        ws.pong_received.connect(lambda p, rtt: pongs_during_modal.append(len(got)))
+        delivered_during_modal: list[int] = []
 
         def on_message(m: object) -> None:
             got.append(m)
-            if m == "0":
+            if len(got) == 1:
                 dialog = QDialog()
                 QTimer.singleShot(1500, dialog.accept)
                 dialog.exec()  # nested loop for 1.5 s: many ping intervals
-                during_modal.append(len(got))
+                delivered_during_modal.append(len(got))
+                ws.send("flood:3")  # sending from the slot works as usual
 
         ws.message.connect(on_message)
         ws.send("flood:50")
-        qtbot.waitUntil(lambda: bool(during_modal), timeout=10000)
+        qtbot.waitUntil(lambda: len(got) == 53, timeout=10000)
         assert errors == []
-        assert during_modal[0] == 50  # all 50 arrived while the dialog was open
-        assert got == [str(i) for i in range(50)]
+        assert delivered_during_modal == [1]  # no recursive delivery
+        assert pongs_during_modal.count(1) >= 2  # keep-alive worked inside the dialog
+        assert got == [str(i) for i in range(50)] + ["0", "1", "2"]
         assert ws.ready_state is qtws.ReadyState.OPEN
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_process_events_in_every_message_slot_does_not_recurse(qtbot: QtBot) -> None:
+    """A common anti-pattern: QCoreApplication.processEvents() in a slot, under a flood."""
+    from PyQt6.QtCore import QCoreApplication
+
+    n = 20_000
+    with ChildEchoServer() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg())
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        got: list[object] = []
+
+        def on_message(m: object) -> None:
+            got.append(m)
+            QCoreApplication.processEvents()
+
+        ws.message.connect(on_message)
+        ws.send(f"flood:{n}")
+        qtbot.waitUntil(lambda: len(got) == n, timeout=60000)
+        assert got == [str(i) for i in range(n)]
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
 
