@@ -528,3 +528,33 @@ def test_busy_slot_does_not_cause_a_false_ping_timeout(qtbot: QtBot) -> None:
         assert ws.ready_state is qtws.ReadyState.OPEN
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
+
+
+def test_close_inside_a_nested_loop_of_a_message_slot(qtbot: QtBot) -> None:
+    """The connection ends (its notifiers removed) while a slot's nested loop runs inside the
+    notifier's own emission: the notifier must outlive that emission (PyQt crashed here)."""
+    from PyQt6.QtCore import QEventLoop
+
+    with ChildEchoServer() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg())
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        got: list[object] = []
+        nested_done: list[bool] = []
+
+        def on_message(m: object) -> None:
+            got.append(m)
+            if len(got) == 1:
+                loop = QEventLoop()
+                QTimer.singleShot(100, ws.close)
+                QTimer.singleShot(400, loop.quit)
+                loop.exec()
+                nested_done.append(True)
+
+        ws.message.connect(on_message)
+        with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+            ws.send("flood:5000")
+        qtbot.waitUntil(lambda: bool(nested_done), timeout=5000)
+        qtbot.wait(100)  # deferred deletions run now
+    assert blocker.args[0].was_clean
+    assert got == [str(i) for i in range(len(got))]

@@ -123,6 +123,11 @@ class QtProxy(EventLoopProxy):
         self._resolver = resolver or default_resolver
         self._helper = QObject()
         self._io: dict[tuple[int, int], _IoHandle] = {}
+        # Notifier callbacks on the stack, and the notifiers removed meanwhile: a notifier
+        # must not be deleted while its `activated` emission is on the stack (a slot may run a
+        # nested event loop, which would process the deferred delete: PyQt then crashes).
+        self._io_depth = 0
+        self._graveyard: list[QSocketNotifier] = []
         self._timers = TimerHeap()
         self._soon: deque[_Callback] = deque()
         self._threadsafe: deque[_Callback] = deque()
@@ -229,7 +234,12 @@ class QtProxy(EventLoopProxy):
         if self._io.get(key) is handle:
             del self._io[key]
         notifier, handle.notifier = handle.notifier, None
-        if notifier is not None:
+        if notifier is None or sip.isdeleted(notifier):
+            return
+        notifier.setEnabled(False)  # Qt stops watching the fd at once
+        if self._io_depth:
+            self._graveyard.append(notifier)  # deleted once no notifier callback runs
+        else:
             _delete_notifier(notifier)
 
     def _on_io(self, handle: _IoHandle) -> None:
@@ -239,7 +249,15 @@ class QtProxy(EventLoopProxy):
             # The notifier stays enabled while its callback runs: if the callback runs a
             # nested event loop (a slot opening a modal dialog), the fd is served from inside
             # it, as Qt's own sockets are.  Callbacks must therefore be re-entrant.
-            self._invoke(handle.callback)
+            self._io_depth += 1
+            try:
+                self._invoke(handle.callback)
+            finally:
+                self._io_depth -= 1
+                if not self._io_depth and self._graveyard:
+                    dead, self._graveyard = self._graveyard, []
+                    for notifier in dead:
+                        _delete_notifier(notifier)
             self._check_frames()
         except BaseException as exc:
             self._barrier(exc, "socket notifier")
