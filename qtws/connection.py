@@ -509,7 +509,9 @@ class Connection:
                 break
             chunks.append(data)
             budget -= len(data)
-            if len(data) < _READ_SIZE and not self.data_pending():
+            # A short plain read means the kernel buffer is drained; a TLS read returns one
+            # record at a time, so TLS keeps reading until SSLWantReadError (or the budget).
+            if len(data) < _READ_SIZE and not isinstance(sock, ssl.SSLSocket):
                 break
         if eof:
             self._eof_seen = True
@@ -1018,12 +1020,15 @@ class Connection:
             return
         self._finished = True
         self._phase = "done"
-        for name in list(self._timers):
-            self._cancel_timer(name)
-        self._teardown_io()
-        self._out.clear()
-        self._out_size = 0
-        self._sink.on_close(code, reason, was_clean, exc)
+        try:
+            for name in list(self._timers):
+                self._cancel_timer(name)
+            self._teardown_io()
+            self._out.clear()
+            self._out_size = 0
+        finally:
+            # Whatever went wrong above, the sink hears about the end exactly once.
+            self._sink.on_close(code, reason, was_clean, exc)
 
     def _require_proto(self) -> ClientConnection:
         if self._proto is None or self._finished:

@@ -5,6 +5,7 @@ Each scenario runs in a fresh subprocess so that no QApplication from other test
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -211,6 +212,39 @@ def test_blocking_api_inside_qt_app(qtbot: QtBot) -> None:
         ws.connect(timeout=5)
         ws.send("in qt")
         assert ws.wait_for_next_message(timeout=5) == "in qt"
+        ws.close()
+        with pytest.raises(qtws.ConnectionClosed):
+            ws.wait_for_next_message(timeout=5)
+
+
+def test_one_low_level_receive_reads_every_waiting_tls_record() -> None:
+    """TLS hands out one record per recv(): a read must go on until the socket is drained,
+    not stop at the end of the first record (else one message per loop turn trickles in)."""
+    import time
+
+    from websockets.sync.server import ServerConnection
+
+    from tests.servers import Tls
+
+    def handler(conn: ServerConnection) -> None:
+        conn.recv()
+        for i in range(100):
+            conn.send(f"m{i}")
+        with contextlib.suppress(Exception):
+            conn.recv()
+
+    tls = Tls()
+    with ws_server(handler, ssl_context=tls.server, compression=None) as srv:
+        cfg = qtws.Config(ping_interval=None, proxy=None, ssl_context=tls.client)
+        ws = qtws.WebSocket(srv.url, config=cfg, loop=qtws.loop.SelectorsProxy())
+        ws.connect(timeout=5)
+        ws.send("go")
+        time.sleep(0.5)  # all 100 records are in the socket buffer now
+        assert ws.low_level_receive(timeout=5)
+        received = []
+        while ws.is_message_buffered():
+            received.append(ws.wait_for_next_message(timeout=0))
+        assert received == [f"m{i}" for i in range(100)]
         ws.close()
         with pytest.raises(qtws.ConnectionClosed):
             ws.wait_for_next_message(timeout=5)

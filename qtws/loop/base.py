@@ -12,6 +12,7 @@ exception catch it themselves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -51,8 +52,12 @@ class Handle(Protocol):
 
 
 def report_exception(where: str, exc: BaseException) -> None:
-    """Log an exception that a proxy caught at its barrier (it must not reach the loop)."""
-    _log.error("exception in %s", where, exc_info=exc)
+    """Log an exception that a proxy caught at its barrier (it must not reach the loop).
+
+    Never raises: it is the last line before Qt, and logging itself can fail (a
+    RecursionError at the stack's limit, a broken handler)."""
+    with contextlib.suppress(BaseException):  # nothing may escape into the event loop
+        _log.error("exception in %s", where, exc_info=exc)
 
 
 def default_resolver(host: str, port: int) -> list[AddrInfo]:
