@@ -231,29 +231,19 @@ def test_every_resolved_address_is_tried(qtbot: QtBot) -> None:
             ws.close()
 
 
-def test_ws_through_http_proxy_with_basic_auth(qtbot: QtBot, proxy_server: HttpProxy) -> None:
-    with ws_server() as srv:
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_through_http_proxy_with_basic_auth(
+    qtbot: QtBot, proxy_server: HttpProxy, secure: bool
+) -> None:
+    tls = Tls() if secure else None
+    with ws_server(ssl_context=tls.server if tls else None) as srv:
         url = f"http://user:s3cret@127.0.0.1:{proxy_server.port}"
-        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url))
+        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url, ssl_context=tls.client if tls else None))
         with qtbot.waitSignal(ws.opened, timeout=8000):
             ws.open()
         with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
-            ws.send("via proxy")
-        assert blocker.args == ["via proxy"]
-        with qtbot.waitSignal(ws.closed, timeout=5000):
-            ws.close()
-
-
-def test_wss_through_http_proxy(qtbot: QtBot, proxy_server: HttpProxy) -> None:
-    tls = Tls()
-    with ws_server(ssl_context=tls.server) as srv:
-        url = f"http://user:s3cret@127.0.0.1:{proxy_server.port}"
-        ws = qtws.WebSocket(srv.url, config=cfg(proxy=url, ssl_context=tls.client))
-        with qtbot.waitSignal(ws.opened, timeout=8000):
-            ws.open()
-        with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
-            ws.send("tls via proxy")
-        assert blocker.args == ["tls via proxy"]
+            ws.send("via proxy ✓")
+        assert blocker.args == ["via proxy ✓"]
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
 
