@@ -67,11 +67,16 @@ def ensure_venv(extras: str) -> None:
         say(f"creating virtual environment {VENV}")
         try:
             venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-        except Exception as exc:
-            sys.exit(
-                f"[qtws] cannot create a venv ({exc}); "
-                "on Debian/Ubuntu: apt-get install python3-venv"
-            )
+        except Exception as exc:  # Debian splits venv/ensurepip out of python3
+            pkg = f"python3.{sys.version_info.minor}-venv"
+            if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+                sys.exit(f"[qtws] cannot create a venv ({exc}); run: sudo apt-get install {pkg}")
+            say(f"cannot create a venv ({exc}): installing {pkg} with apt-get")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
+            if run(["apt-get", "install", "-y", "-q", pkg], env=env) != 0:
+                run(["apt-get", "install", "-y", "-q", "python3-venv"], env=env)
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     say(f"installing qtws[{extras}] into .venv (first run only)")
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
     if run([*pip, "install", "--upgrade", "pip"]) != 0:
