@@ -353,9 +353,8 @@ class Connection:
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             peer = self.uri.host if self._http_proxy is None else self._http_proxy.host
-            self._last_error = ConnectionRefusedError(err, f"{os.strerror(err)} ({peer})")
-            if err != errno.ECONNREFUSED:
-                self._last_error = OSError(err, f"{os.strerror(err)} ({peer})")
+            # OSError(errno, ...) builds the matching subclass (ConnectionRefusedError...).
+            self._last_error = OSError(err, f"{os.strerror(err)} ({peer})")
             self._try_next_address()
             return
         self._addrs = []
@@ -426,10 +425,7 @@ class Connection:
         # Swap the plain socket for the TLS one; the notifier must follow the same fd.
         self._cancel_reader()
         host = self.uri.host.strip("[]")
-        sni = None if _is_ip(host) else host
-        tls = ctx.wrap_socket(
-            sock, server_hostname=sni if sni else host, do_handshake_on_connect=False
-        )
+        tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
         self._sock = tls
         self._reader = self._loop.add_reader(tls.fileno(), self._guard(self._on_readable))
         self._do_handshake()
@@ -1074,11 +1070,3 @@ def _preload(*, secure: bool) -> None:
                 job()
 
     threading.Thread(target=run, name="qtws-warm-up", daemon=True).start()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except (OSError, ValueError):
-        return False
-    return True

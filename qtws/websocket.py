@@ -198,7 +198,6 @@ class WebSocket(QObject):
         self._last_error: BaseException | None = None
         self._latency: float | None = None
         self._counts = {"mi": 0, "mo": 0, "bi": 0, "bo": 0, "rc": 0, "un": 0}
-        self._prev_bytes = (0, 0)
         self._protocol: str | None = None
         self._extensions: tuple[str, ...] = ()
         self.onopen: Callable[[], Any] | None = None

@@ -40,6 +40,14 @@ def cfg(**kw: Any) -> qtws.Config:
     return qtws.Config(**base)
 
 
+def opened(qtbot: QtBot, url: str, config: qtws.Config) -> qtws.WebSocket:
+    """A WebSocket to ``url``, opened (through the Qt loop)."""
+    ws = qtws.WebSocket(url, config=config)
+    with qtbot.waitSignal(ws.opened, timeout=5000):
+        ws.open()
+    return ws
+
+
 def run_to_close(qtbot: QtBot, ws: qtws.WebSocket, timeout: int = 8000) -> tuple[list[Any], Any]:
     errors: list[Any] = []
     ws.error.connect(errors.append)
@@ -66,9 +74,7 @@ def test_open_timeout_black_hole(qtbot: QtBot) -> None:
 
 def test_close_timeout_when_peer_never_answers_close(qtbot: QtBot) -> None:
     with RawServer(silent_peer) as srv:
-        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(close_timeout=0.3))
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, f"ws://127.0.0.1:{srv.port}/", cfg(close_timeout=0.3))
         errors: list[Any] = []
         ws.error.connect(errors.append)
         with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
@@ -158,9 +164,7 @@ def test_redirect_is_followed(qtbot: QtBot) -> None:
             )
 
         with RawServer(peer) as srv:
-            ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/start", config=cfg())
-            with qtbot.waitSignal(ws.opened, timeout=5000):
-                ws.open()
+            ws = opened(qtbot, f"ws://127.0.0.1:{srv.port}/start", cfg())
             assert ws.url == target.url
             with qtbot.waitSignal(ws.message, timeout=5000) as blocker:
                 ws.send("after redirect")
@@ -344,9 +348,7 @@ def test_gui_stays_responsive_during_stalled_tls_handshake(qtbot: QtBot) -> None
 def test_gui_stays_responsive_receiving_16mib(qtbot: QtBot) -> None:
     big = b"\x5a" * (16 * 2**20)
     with ChildEchoServer() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg())
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg())
         with qtbot.waitSignal(ws.binary_message, timeout=5000):
             ws.send(b"warm-up" * 1000)  # numpy (for masking) is loaded by now
         dog = _Watchdog()
@@ -370,9 +372,7 @@ def test_server_keeping_tcp_open_after_closing_handshake(qtbot: QtBot) -> None:
         drain(c, 5)
 
     with RawServer(peer) as srv:
-        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(close_timeout=0.3))
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, f"ws://127.0.0.1:{srv.port}/", cfg(close_timeout=0.3))
         errors: list[Any] = []
         ws.error.connect(errors.append)
         with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
@@ -384,9 +384,7 @@ def test_server_keeping_tcp_open_after_closing_handshake(qtbot: QtBot) -> None:
 def test_gui_stays_responsive_during_a_flood_of_small_messages(qtbot: QtBot) -> None:
     n = 100_000
     with ChildEchoServer() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg())
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg())
         got: list[object] = []
 
         def slow_slot(m: object) -> None:
@@ -414,9 +412,7 @@ def test_unusable_proxy_in_environment_is_ignored(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("all_proxy", "socks5://127.0.0.1:1080")
     with ws_server() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg(proxy="auto"))
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg(proxy="auto"))
         assert "ignoring the proxy" in caplog.text
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
@@ -424,9 +420,7 @@ def test_unusable_proxy_in_environment_is_ignored(
 
 def test_duplicate_ping_payloads_each_get_their_pong(qtbot: QtBot) -> None:
     with ws_server() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg())
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg())
         pongs: list[float] = []
         ws.pong_received.connect(lambda p, rtt: pongs.append(rtt))
         ws.ping()
@@ -443,9 +437,7 @@ def test_modal_dialog_in_a_slot_keeps_the_connection_alive(qtbot: QtBot) -> None
     from PyQt6.QtWidgets import QDialog
 
     with ChildEchoServer() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg(ping_interval=0.1, ping_timeout=0.4))
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg(ping_interval=0.1, ping_timeout=0.4))
         got: list[object] = []
         errors: list[object] = []
         pongs_during_modal: list[int] = []
@@ -480,9 +472,7 @@ def test_process_events_in_every_message_slot_does_not_recurse(qtbot: QtBot) -> 
 
     n = 20_000
     with ChildEchoServer() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg())
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg())
         got: list[object] = []
 
         def on_message(m: object) -> None:
@@ -499,9 +489,7 @@ def test_process_events_in_every_message_slot_does_not_recurse(qtbot: QtBot) -> 
 
 def test_busy_slot_does_not_cause_a_false_ping_timeout(qtbot: QtBot) -> None:
     with ws_server() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg(ping_interval=0.05, ping_timeout=0.2))
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg(ping_interval=0.05, ping_timeout=0.2))
         errors: list[object] = []
         ws.error.connect(errors.append)
         with qtbot.waitSignal(ws.pong_received, timeout=5000):
@@ -526,9 +514,7 @@ def test_close_inside_a_nested_loop_of_a_message_slot(qtbot: QtBot) -> None:
     from PyQt6.QtCore import QEventLoop
 
     with ChildEchoServer() as srv:
-        ws = qtws.WebSocket(srv.url, config=cfg())
-        with qtbot.waitSignal(ws.opened, timeout=5000):
-            ws.open()
+        ws = opened(qtbot, srv.url, cfg())
         got: list[object] = []
         nested_done: list[bool] = []
 
