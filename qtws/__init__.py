@@ -32,18 +32,18 @@ if TYPE_CHECKING:
     from .loop import get_event_loop_proxy as get_event_loop_proxy
     from .loop import run_event_loop as run_event_loop
     from .loop import set_event_loop_proxy as set_event_loop_proxy
-    from .websocket import CloseEvent as CloseEvent
-    from .websocket import ReadyState as ReadyState
-    from .websocket import Stats as Stats
+    from .state import CloseEvent as CloseEvent
+    from .state import ReadyState as ReadyState
+    from .state import Stats as Stats
     from .websocket import WebSocket as WebSocket
 
 _LAZY = {
     "Config": "config",
     "ReconnectPolicy": "config",
     "WebSocket": "websocket",
-    "CloseEvent": "websocket",
-    "ReadyState": "websocket",
-    "Stats": "websocket",
+    "CloseEvent": "state",
+    "ReadyState": "state",
+    "Stats": "state",
     "set_event_loop_proxy": "loop",
     "get_event_loop_proxy": "loop",
     "run_event_loop": "loop",
@@ -84,7 +84,21 @@ __all__ = [
 ]
 
 
-_SUBMODULES = ("config", "connection", "core", "errors", "loop", "websocket")
+_SUBMODULES = (
+    "blocking",
+    "config",
+    "connection",
+    "core",
+    "dial",
+    "errors",
+    "keepalive",
+    "loop",
+    "proxy",
+    "reconnect",
+    "state",
+    "websocket",
+    "writequeue",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -34,29 +34,25 @@ Signal sequences
 from __future__ import annotations
 
 import collections
-import enum
+import contextlib
 import logging
-import ssl
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from PyQt6 import sip
-from PyQt6.QtCore import QMetaMethod, QObject, QThread, pyqtSignal
+from PyQt6.QtCore import QMetaMethod, QObject, QThread, pyqtSignal, pyqtSlot
 
 from . import loop as _loop
+from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .config import Config
 from .connection import Connection
 from .core import State, WebSocketURI, parse_uri
-from .errors import (
-    ConnectionClosed,
-    InvalidState,
-    InvalidStatus,
-    InvalidURI,
-    NegotiationError,
-)
-from .loop.base import EventLoopProxy, Handle
+from .errors import InvalidState
+from .loop.base import EventLoopProxy
+from .reconnect import Outbox, Reconnector
+from .state import CloseEvent, ReadyState, Stats
 
 __all__ = ["CloseEvent", "ReadyState", "Stats", "WebSocket"]
 
@@ -65,43 +61,6 @@ _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entranc
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
 _COUNTED_SIGNALS = ("message", "text_message", "binary_message")
-# Messages buffered for the blocking API before reading pauses (backpressure).
-_INBOX_HIGH_WATER = 4096
-
-
-class ReadyState(enum.IntEnum):
-    """The browser's readyState values."""
-
-    CONNECTING = 0  #: created, connecting, or waiting to reconnect
-    OPEN = 1  #: open: messages flow both ways
-    CLOSING = 2  #: the closing handshake is in progress
-    CLOSED = 3  #: closed, or the connection could not be opened
-
-
-@dataclass(frozen=True)
-class CloseEvent:
-    """How a connection ended: ``code`` and ``reason`` of the close frame (1005 when the
-    frame had no code, 1006 when there was no closing handshake), and whether the closing
-    handshake completed (``was_clean``)."""
-
-    code: int
-    reason: str
-    was_clean: bool
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Counters since the WebSocket was created: messages and bytes (on the wire, after
-    compression and framing) in each direction, reconnect attempts, and ``messages_unsent``:
-    messages accepted by ``send()`` that could not be sent because the WebSocket closed first
-    (each is also logged as a warning)."""
-
-    messages_in: int = 0
-    messages_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    reconnects: int = 0
-    messages_unsent: int = 0
 
 
 def _validate_close(code: int, reason: str) -> None:
@@ -117,16 +76,63 @@ def _validate_close(code: int, reason: str) -> None:
         raise ValueError("close reason is longer than 123 UTF-8 bytes (RFC 6455 5.5)")
 
 
-def _is_permanent(exc: BaseException | None) -> bool:
-    """Errors where reconnecting cannot help."""
-    if isinstance(exc, (InvalidURI, NegotiationError, ssl.SSLCertVerificationError)):
-        return True
-    return (
-        isinstance(exc, InvalidStatus) and 400 <= exc.status < 500 and exc.status not in (408, 429)
-    )
+class _Sink:
+    """The driver's reports to the façade (private: a user's ``ws.on_open = ...`` cannot
+    overwrite them).  It holds the WebSocket weakly, so no reference cycle runs through the
+    driver."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: WebSocket) -> None:
+        self._ws = weakref.ref(ws)
+
+    def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._report_open(subprotocol, extensions)
+
+    def on_message(self, data: str | bytes) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._report_message(data)
+
+    def on_ping(self, payload: bytes) -> None:
+        """A ping arrived (already answered by the core)."""
+
+    def on_pong(self, payload: bytes, rtt: float | None) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._report_pong(payload, rtt)
+
+    def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._report_close(code, reason, was_clean, exc)
 
 
-class WebSocket(QObject):
+class _DeletionWatcher(QObject):
+    """A child QObject whose slot hears ``destroyed`` of its WebSocket.
+
+    A slot on a receiver QObject (rather than a Python callable) is disconnected by Qt itself
+    when the receiver goes, so no Python object can dangle; it holds the WebSocket weakly, so
+    no reference cycle needs the cycle collector; and it never raises (PyQt would abort)."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        super().__init__(ws)
+        self._ws = weakref.ref(ws)
+
+    @pyqtSlot()
+    def on_destroyed(self) -> None:
+        try:
+            ws = self._ws()
+            if ws is not None:
+                ws._on_destroyed()
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                _log.exception("qtws: cleaning up a deleted WebSocket failed")
+
+
+class WebSocket(BlockingAPI, QObject):
     """A WebSocket client connection: Qt signals, browser-style callbacks and a blocking API.
 
     Signals (emitted on the thread that owns the object)::
@@ -179,11 +185,14 @@ class WebSocket(QObject):
         self._thread = threading.get_ident()
         # Deleting the C++ object (deleteLater, parent deleted) must not leave the connection
         # open: the hook holds only the Python side, which outlives the C++ object.
-        self.destroyed.connect(lambda _obj=None, ws=self: ws._on_destroyed())
+        # A weak reference: the WebSocket must not need the cycle collector to be freed.
+        watcher = _DeletionWatcher(self)
+        self.destroyed.connect(watcher.on_destroyed)
         self._state = ReadyState.CONNECTING
         self._started = False
         self._conn: Connection | None = None
-        self._outbox: collections.deque[str | bytes] = collections.deque()
+        self._outbox = Outbox(config.outbox_limit)
+        self._sink = _Sink(self)
         self._opens = 0  # successful opens, for connect()
         self._inflight = 0  # sends marshalled from other threads, not yet run
         self._inflight_lock = threading.Lock()
@@ -192,8 +201,7 @@ class WebSocket(QObject):
         self._user_closed = False
         self._close_requested = False  # close() called from another thread, not yet run
         self._close_after_open: tuple[int, str] | None = None
-        self._attempt = 0
-        self._retry: Handle | None = None
+        self._retry = Reconnector(self._loop, config.reconnect)
         self._close_event: CloseEvent | None = None
         self._last_error: BaseException | None = None
         self._latency: float | None = None
@@ -235,8 +243,7 @@ class WebSocket(QObject):
     def buffered_amount(self) -> int:
         """Bytes queued but not yet written to the socket (outbox included)."""
         conn = self._conn
-        pending = sum(len(m.encode()) if isinstance(m, str) else len(m) for m in self._outbox)
-        return pending + (conn.buffered_amount if conn is not None else 0)
+        return self._outbox.nbytes + (conn.buffered_amount if conn is not None else 0)
 
     @property
     def latency(self) -> float | None:
@@ -297,14 +304,8 @@ class WebSocket(QObject):
         if threading.get_ident() != self._thread:
             with self._inflight_lock:
                 # The outbox limit holds for other threads too: count their queued sends.
-                if (
-                    self._state is ReadyState.CONNECTING
-                    and len(self._outbox) + self._inflight >= self._config.outbox_limit
-                ):
-                    raise InvalidState(
-                        f"outbox full ({self._config.outbox_limit} messages waiting "
-                        "for the connection)"
-                    )
+                if self._state is ReadyState.CONNECTING:
+                    self._outbox.check_room(self._inflight)
                 self._inflight += 1
             self._loop.call_soon_threadsafe(lambda: self._send_marshalled(msg))
             return
@@ -349,123 +350,10 @@ class WebSocket(QObject):
         if conn.state is State.OPEN:
             conn.send_pong(payload)
 
-    # ------------------------------------------------------------------ blocking API
-    def connect(self, timeout: float | None = None) -> None:
-        """Open (if not yet started) and wait until OPEN.
-
-        Without ``timeout`` the wait is bounded by ``open_timeout`` per attempt; with a
-        :class:`~qtws.ReconnectPolicy` it goes on through the reconnect attempts.  Raises
-        ``TimeoutError`` when ``timeout`` expires (the attempt is then abandoned) and the
-        connection's error (``OSError``, :class:`~qtws.HandshakeError`...) if it fails."""
-        self._check_blocking("connect")
-        if not self._loop.can_block():
-            raise InvalidState(
-                "connect() cannot block inside the running event loop of this proxy; "
-                "use open() and the signals/callbacks"
-            )
-        if not self._started or self._state is ReadyState.CLOSED:
-            self.open()
-        opens = self._opens
-        self._run_waiting(
-            lambda: self._state is not ReadyState.CONNECTING or self._opens != opens, timeout
-        )
-        if self._state is ReadyState.OPEN or self._opens != opens:
-            # Opened (even if it closed again within the same read: the messages it got are
-            # buffered for wait_for_next_message, which then raises ConnectionClosed).
-            return
-        if self._state is ReadyState.CONNECTING:
-            exc = TimeoutError(f"connect() timed out after {timeout} s")
-            if self._last_error is not None:
-                exc.__cause__ = self._last_error
-            self._abort(exc)
-            raise exc
-        if self._last_error is not None:
-            raise self._last_error
-        raise self._closed_exc()
-
-    def wait_for_next_message(self, timeout: float | None = None) -> str | bytes:
-        """Return the next message (``str`` or ``bytes``), waiting up to ``timeout`` seconds.
-
-        Raises ``TimeoutError`` on timeout and :class:`~qtws.ConnectionClosed` once the
-        connection is closed and every received message was returned.  Messages are buffered
-        for this call while it waits, and at all times when nothing listens to the message
-        signals or ``onmessage``."""
-        self._check_blocking("wait_for_next_message")
-        if not self._inbox and self._state is not ReadyState.CLOSED:
-            self._run_waiting(
-                lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout
-            )
-        if self._inbox:
-            msg = self._inbox.popleft()
-            if len(self._inbox) < _INBOX_HIGH_WATER // 2 and self._conn is not None:
-                self._conn.resume_reading()
-            return msg
-        if self._state is ReadyState.CLOSED:
-            raise self._closed_exc()
-        raise TimeoutError(f"no message within {timeout} s")
-
-    def wait_for_next_message_would_block(self) -> bool:
-        """True when :meth:`wait_for_next_message` would have to wait."""
-        return not self._inbox and self._state is not ReadyState.CLOSED
-
-    def is_message_buffered(self) -> bool:
-        """True when a received message waits: :meth:`wait_for_next_message` returns at once."""
-        return bool(self._inbox)
-
-    def is_data_pending(self, timeout: float = 0.0) -> bool:
-        """True when bytes wait on the socket (or in TLS), waiting up to ``timeout`` seconds
-        (a blocking call when ``timeout`` > 0)."""
-        import select
-
-        if timeout > 0:
-            self._check_blocking("is_data_pending")
-        conn = self._conn
-        if conn is None or conn.finished:
-            return False
-        if conn.data_pending():
-            return True
-        fd = conn.fileno()
-        if fd < 0:
-            return False
-        readable, _, _ = select.select([fd], [], [], max(0.0, timeout))
-        return bool(readable)
-
-    def low_level_receive(self, timeout: float | None = None) -> bool:
-        """Wait for more bytes from the socket and process them (messages go to the buffer).
-        Returns False when the connection is closed or nothing arrived within ``timeout``."""
-        self._check_blocking("low_level_receive")
-        conn = self._conn
-        if conn is None or self._state is ReadyState.CLOSED:
-            return False
-        conn.resume_reading()
-        before = conn.bytes_in
-        # Done once new bytes arrived *and* the messages in them reached the buffer.
-        self._run_waiting(
-            lambda: conn.finished or (conn.bytes_in != before and not conn.pending_events),
-            timeout,
-        )
-        return conn.bytes_in != before
-
-    def _run_waiting(self, predicate: Callable[[], bool], timeout: float | None) -> None:
-        """Run the loop for a blocking call; messages arriving meanwhile are buffered."""
-        self._waiting += 1
-        try:
-            self._loop.run_until(predicate, timeout)
-        finally:
-            self._waiting -= 1
-
-    def __iter__(self) -> Iterator[str | bytes]:
-        """Yield messages until the connection is closed."""
-        while True:
-            try:
-                yield self.wait_for_next_message()
-            except ConnectionClosed:
-                return
-
-    # ------------------------------------------------------------------ Sink (driver reports)
-    def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
-        """Driver report: the upgrade completed."""
-        self._attempt = 0
+    # ------------------------------------------------------------------ driver reports (via _Sink)
+    def _report_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
+        """The upgrade completed."""
+        self._retry.reset()
         self._opens += 1
         if self._conn is not None:
             self._current_url = self._conn.uri.url
@@ -490,8 +378,8 @@ class WebSocket(QObject):
             self._close_after_open = None
             self._begin_close(code, reason)
 
-    def on_message(self, data: str | bytes) -> None:
-        """Driver report: a complete message.  (The hottest path: emission is inlined.)"""
+    def _report_message(self, data: str | bytes) -> None:
+        """A complete message.  (The hottest path: emission is inlined.)"""
         self._counts["mi"] += 1
         n = self._listeners
         callback = self.onmessage
@@ -524,54 +412,48 @@ class WebSocket(QObject):
         finally:
             _tls.depth = depth
 
-    def on_ping(self, payload: bytes) -> None:
-        """Driver report: a ping arrived (already answered)."""
-
-    def on_pong(self, payload: bytes, rtt: float | None) -> None:
-        """Driver report: a pong arrived."""
+    def _report_pong(self, payload: bytes, rtt: float | None) -> None:
+        """A pong arrived."""
         if rtt is not None:
             self._latency = rtt
             self._emit("pong_received", payload, rtt)
 
-    def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
-        """Driver report: the connection ended (exactly once per connection)."""
+    def _report_close(
+        self, code: int, reason: str, was_clean: bool, exc: BaseException | None
+    ) -> None:
+        """The connection ended (exactly once per connection)."""
         conn = self._conn
         if conn is not None:
             self._counts["bi"] += conn.bytes_in
             self._counts["bo"] += conn.bytes_out
         self._conn = None
         self._last_error = exc
-        policy = self._config.reconnect
-        if policy is not None and not self._user_closed and not _is_permanent(exc):
-            attempt = self._attempt + 1
-            if policy.max_attempts is None or attempt <= policy.max_attempts:
-                self._schedule_reconnect(attempt, exc)
+        if not self._user_closed:
+            delay = self._retry.next_delay(exc)
+            if delay is not None:
+                self._schedule_reconnect(delay, exc)
                 return
         self._final_close(CloseEvent(code, reason, was_clean), exc)
 
     # ------------------------------------------------------------------ internals
     def _connect_now(self) -> None:
-        self._retry = None
-        conn = Connection(self._loop, self._uri, self._config, self)
+        self._retry.cancel()
+        conn = Connection(self._loop, self._uri, self._config, self._sink)
         self._conn = conn
         conn.start()
 
-    def _schedule_reconnect(self, attempt: int, exc: BaseException | None) -> None:
-        policy = self._config.reconnect
-        assert policy is not None
-        self._attempt = attempt
-        delay = policy.delay(attempt)
+    def _schedule_reconnect(self, delay: float, exc: BaseException | None) -> None:
         prev = self._state
         self._state = ReadyState.CONNECTING
-        self._retry = self._loop.call_later(delay, lambda: self._barrier(self._do_reconnect))
+        self._retry.schedule(delay, lambda: self._barrier(self._do_reconnect))
         if exc is not None and not self._emit("error", exc, callback=self.onerror):
             return
         if prev is not ReadyState.CONNECTING and not self._emit("state_changed", self._state):
             return
-        self._emit("reconnecting", attempt, delay)
+        self._emit("reconnecting", self._retry.attempt, delay)
 
     def _do_reconnect(self) -> None:
-        if self._retry is None or self._state is not ReadyState.CONNECTING or self._user_closed:
+        if self._state is not ReadyState.CONNECTING or self._user_closed:
             return
         self._counts["rc"] += 1
         self._connect_now()
@@ -579,15 +461,8 @@ class WebSocket(QObject):
     def _final_close(self, event: CloseEvent, exc: BaseException | None) -> None:
         self._state = ReadyState.CLOSED
         self._close_event = event
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        if self._outbox:
-            self._counts["un"] += len(self._outbox)
-            _log.warning(
-                "%d queued message(s) were never sent: the WebSocket closed", len(self._outbox)
-            )
-            self._outbox.clear()
+        self._retry.cancel()
+        self._counts["un"] += self._outbox.drop_all("the WebSocket closed")
         _loop.unregister_active(self)
         if exc is not None and not self._emit("error", exc, callback=self.onerror):
             return
@@ -617,11 +492,7 @@ class WebSocket(QObject):
             self._counts["mo"] += 1
             return
         if state is ReadyState.CONNECTING and not self._user_closed:
-            if len(self._outbox) >= self._config.outbox_limit:
-                raise InvalidState(
-                    f"outbox full ({self._config.outbox_limit} messages waiting for the connection)"
-                )
-            self._outbox.append(msg)
+            self._outbox.put(msg)
             return
         raise InvalidState(f"cannot send: the WebSocket is {state.name}")
 
@@ -661,7 +532,7 @@ class WebSocket(QObject):
     def _reset(self) -> None:
         self._close_event = None
         self._last_error = None
-        self._attempt = 0
+        self._retry.reset()
         self._close_after_open = None
         self._inbox.clear()
 
@@ -715,7 +586,7 @@ class WebSocket(QObject):
         ident = threading.get_ident()
         if ident == self._thread:
             return
-        if self._conn is not None or self._retry is not None:
+        if self._conn is not None or self._retry.pending:
             raise InvalidState("open() called from another thread while the WebSocket is active")
         if self.thread() is not QThread.currentThread():
             raise InvalidState(
@@ -726,14 +597,13 @@ class WebSocket(QObject):
         self._loop = (
             self._given_loop if self._given_loop is not None else _loop.get_event_loop_proxy()
         )
+        self._retry.loop = self._loop
 
     def _on_destroyed(self) -> None:
         """The C++ object is being deleted: close politely (1001) or stop connecting."""
         try:
             self._user_closed = True
-            if self._retry is not None:
-                self._retry.cancel()
-                self._retry = None
+            self._retry.cancel()
             conn = self._conn
             if conn is not None and self._state is ReadyState.OPEN:
                 self._state = ReadyState.CLOSING
@@ -745,13 +615,7 @@ class WebSocket(QObject):
                 conn.abort(None)
             elif self._state is not ReadyState.CLOSED:
                 self._state = ReadyState.CLOSED
-                if self._outbox:
-                    self._counts["un"] += len(self._outbox)
-                    _log.warning(
-                        "%d queued message(s) were never sent: the WebSocket was deleted",
-                        len(self._outbox),
-                    )
-                    self._outbox.clear()
+                self._counts["un"] += self._outbox.drop_all("the WebSocket was deleted")
                 _loop.unregister_active(self)
         except Exception:
             _log.exception("qtws: cleaning up a deleted WebSocket failed")
@@ -785,10 +649,6 @@ class WebSocket(QObject):
         if len(payload) > 125:
             raise ValueError("a ping/pong payload is at most 125 bytes (RFC 6455 5.5)")
         return payload
-
-    def _closed_exc(self) -> ConnectionClosed:
-        ev = self._close_event or CloseEvent(1006, "", False)
-        return ConnectionClosed(ev.code, ev.reason, ev.was_clean)
 
     def __repr__(self) -> str:
         return f"<qtws.WebSocket {self.url} {self._state.name}>"

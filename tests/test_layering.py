@@ -72,14 +72,30 @@ def test_loop_base_is_stdlib_only() -> None:
     assert all(n in STDLIB or n == "qtws" for n in names)
 
 
-def test_connection_never_touches_qt_or_concrete_proxies() -> None:
-    path = PKG / "connection.py"
+# The driver's modules: never Qt, never a concrete proxy, never the façade.
+DRIVER = ["connection", "dial", "proxy", "keepalive", "writequeue", "reconnect", "state"]
+# What each layer below the façade may import from qtws (design.md's layer table).
+
+
+@pytest.mark.parametrize("name", DRIVER)
+def test_driver_modules_never_touch_qt_or_concrete_proxies(name: str) -> None:
+    path = PKG / f"{name}.py"
     if not path.exists():
-        pytest.fail("qtws/connection.py is missing")
-    assert "PyQt6" not in _imports(path)
+        pytest.fail(f"qtws/{name}.py is missing")
+    names = _imports(path)
+    assert "PyQt6" not in names
+    assert all(n in STDLIB or n in {"h11", "qtws"} for n in names), names
     for target in _relative_targets(path):
         assert not target.startswith("qtws.loop.") or target == "qtws.loop.base", target
-        assert target != "qtws.websocket", target
+        assert target not in ("qtws.websocket", "qtws.blocking", "qtws.loop"), target
+
+
+@pytest.mark.parametrize("name", ["dial", "proxy"])
+def test_dialing_depends_on_no_driver_module(name: str) -> None:
+    """dial and proxy sit below the driver: stdlib, h11, core, config, errors, loop.base."""
+    allowed = {"qtws.core", "qtws.errors", "qtws.config", "qtws.loop.base", "qtws.proxy"}
+    for target in _relative_targets(PKG / f"{name}.py"):
+        assert target in allowed, f"qtws/{name}.py imports {target}"
 
 
 def test_core_imports_with_pyqt6_blocked() -> None:

@@ -1,0 +1,382 @@
+"""Dialing: from a URL to a connected (and, for ``wss``, TLS-wrapped) socket, never blocking.
+
+How it works
+------------
+A :class:`Dialer` is one pipeline on the loop's thread, driven by the event-loop proxy:
+
+1. **resolve** the server's (or the proxy's) host name off-thread (``EventLoopProxy.resolve``);
+2. **connect**: each address in turn, non-blocking; the writer notifier says when ``connect``
+   finished, ``SO_ERROR`` whether it worked; a refused address moves on to the next one;
+3. **proxy**: through an HTTP proxy, a ``CONNECT host:port`` request, its answer parsed with
+   h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`);
+4. **tls** for ``wss``: SNI, certificate and hostname checked, the handshake driven by the
+   reader/writer notifiers.
+
+It ends in exactly one report to ``done``: the connected socket, or an exception.  Network
+failures are ``OSError`` whose message names the phase and the peer (the server or the
+proxy); an end-of-file or reset in any phase ends the attempt at once.  ``cancel()`` stops the
+pipeline without a report.  The loop registrations are the dialer's own and are all gone when
+it reports, so the connection driver starts from a clean socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import os
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import h11
+
+from .config import Config
+from .core import WebSocketURI
+from .errors import HandshakeError, InvalidStatus
+from .loop.base import AddrInfo, EventLoopProxy, Handle
+from .proxy import ProxySpec
+
+__all__ = ["Dialer", "DoneCallback", "default_ssl_context", "preload"]
+
+# The answer of a CONNECT proxy is a status line and a few headers.
+_PROXY_RESPONSE_LIMIT = 16 * 1024
+
+# Called once with the connected socket, or with the exception that ended the attempt.
+DoneCallback = Callable[[socket.socket | BaseException], None]
+
+_PHASES = {
+    "resolving": "resolving the host name",
+    "connecting": "connecting",
+    "proxy": "the HTTP proxy's CONNECT",
+    "tls": "the TLS handshake",
+}
+
+
+class Dialer:
+    """Resolve, connect, proxy CONNECT, TLS: see the module docstring."""
+
+    def __init__(
+        self,
+        loop: EventLoopProxy,
+        uri: WebSocketURI,
+        config: Config,
+        proxy: ProxySpec | None,
+        done: DoneCallback,
+    ) -> None:
+        self._loop = loop
+        self._uri = uri
+        self._config = config
+        self._proxy = proxy
+        self._done: DoneCallback | None = done
+        self.phase = "idle"
+        self._sock: socket.socket | None = None
+        self._pending: Handle | None = None
+        self._reader: Handle | None = None
+        self._writer: Handle | None = None
+        self._addrs: list[AddrInfo] = []
+        self._last_error: BaseException | None = None
+        self._parser: h11.Connection | None = None
+        self._request = b""
+
+    @property
+    def phase_description(self) -> str:
+        """The current phase in words (for timeout messages)."""
+        return _PHASES.get(self.phase, "opening")
+
+    @property
+    def _peer(self) -> str:
+        if self._proxy is not None:
+            return self._proxy.name
+        return f"{self._uri.host}:{self._uri.port}"
+
+    def start(self) -> None:
+        """Begin resolving; returns at once."""
+        self.phase = "resolving"
+        target = self._proxy or self._uri
+        self._pending = self._loop.resolve(
+            target.host.strip("[]"), target.port, self._guard(self._on_resolved)
+        )
+
+    def cancel(self) -> None:
+        """Stop dialing without a report and close the socket."""
+        self._done = None
+        self._teardown(close=True)
+
+    # ------------------------------------------------------------------ phases
+    def _on_resolved(self, result: list[AddrInfo] | BaseException) -> None:
+        self._pending = None
+        if isinstance(result, BaseException):
+            if isinstance(result, OSError):
+                result = _renamed(result, f"resolving {self._peer}")
+            self._report(result)
+            return
+        if not result:
+            self._report(OSError(f"no address found for {self._peer}"))
+            return
+        self._addrs = list(result)
+        self.phase = "connecting"
+        self._try_next_address()
+
+    def _try_next_address(self) -> None:
+        self._teardown(close=True)
+        while self._addrs:
+            family, kind, proto, _, addr = self._addrs.pop(0)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                self._last_error = exc
+                continue
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            err = sock.connect_ex(addr)
+            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                self._last_error = self._connect_error(err, addr)
+                sock.close()
+                continue
+            self._sock = sock
+            self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_connected))
+            self._addr = addr
+            return
+        self._report(self._last_error or OSError(f"cannot connect to {self._peer}"))
+
+    def _connect_error(self, err: int, addr: Any) -> OSError:
+        where = f"{addr[0]}:{addr[1]}"
+        if self._proxy is not None:
+            where = f"{self._proxy.name} at {where}"
+        # OSError(errno, ...) builds the matching subclass (ConnectionRefusedError...).
+        return OSError(err, f"{os.strerror(err)} (connecting to {where})")
+
+    def _on_connected(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._cancel_writer()
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._last_error = self._connect_error(err, self._addr)
+            self._try_next_address()
+            return
+        self._addrs = []
+        if self._proxy is not None:
+            self._start_proxy(self._proxy)
+        else:
+            self._after_tcp()
+
+    def _after_tcp(self) -> None:
+        if self._uri.secure:
+            self._start_tls()
+        else:
+            self._succeed()
+
+    def _start_proxy(self, proxy: ProxySpec) -> None:
+        sock = self._sock
+        assert sock is not None
+        self.phase = "proxy"
+        authority = f"{self._uri.host}:{self._uri.port}"
+        headers = [("Host", authority)]
+        if proxy.auth:
+            headers.append(("Proxy-Authorization", proxy.auth))
+        parser = h11.Connection(
+            our_role=h11.CLIENT, max_incomplete_event_size=_PROXY_RESPONSE_LIMIT
+        )
+        self._parser = parser
+        self._request = parser.send(
+            h11.Request(method="CONNECT", target=authority, headers=headers)
+        )
+        self._reader = self._loop.add_reader(sock.fileno(), self._guard(self._on_proxy_readable))
+        self._send_request()
+
+    def _send_request(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            n = sock.send(self._request)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        self._request = self._request[n:]
+        if self._request and self._writer is None:
+            self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._send_request))
+        elif not self._request:
+            self._cancel_writer()
+
+    def _on_proxy_readable(self) -> None:
+        sock = self._sock
+        parser = self._parser
+        assert sock is not None and parser is not None
+        try:
+            data = sock.recv(_PROXY_RESPONSE_LIMIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        parser.receive_data(data)
+        try:
+            event = parser.next_event()
+        except h11.RemoteProtocolError as exc:
+            self._report(HandshakeError(f"invalid response from {self._peer}: {exc}"))
+            return
+        if event is h11.NEED_DATA:
+            if not data:
+                self._report(
+                    ConnectionResetError(f"{self._peer} closed the connection during CONNECT")
+                )
+            return
+        if isinstance(event, h11.Response) and 200 <= event.status_code < 300:
+            leftover, _closed = parser.trailing_data
+            self._parser = None
+            self._cancel_reader()
+            if leftover:
+                self._report(HandshakeError(f"{self._peer} sent data after its CONNECT response"))
+                return
+            self._after_tcp()
+            return
+        if isinstance(event, (h11.Response, h11.InformationalResponse)):
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+            refused = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
+            refused.args = (
+                f"{self._peer} refused CONNECT to {self._uri.host}:{self._uri.port}: "
+                f"{event.status_code} {event.reason.decode('latin-1')}",
+            )
+            self._report(refused)
+            return
+        self._report(HandshakeError(f"unexpected answer from {self._peer}: {event!r}"))
+
+    def _start_tls(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self.phase = "tls"
+        ctx = self._config.ssl_context or default_ssl_context()
+        host = self._uri.host.strip("[]")
+        tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        self._sock = tls
+        self._reader = self._loop.add_reader(tls.fileno(), self._guard(self._do_handshake))
+        self._do_handshake()
+
+    def _do_handshake(self) -> None:
+        sock = self._sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._cancel_writer()
+            return
+        except ssl.SSLWantWriteError:
+            if self._writer is None:
+                self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._do_handshake))
+            return
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError) as exc:
+            self._report(
+                ConnectionResetError(
+                    f"{self._uri.host}:{self._uri.port} closed the connection during the TLS "
+                    f"handshake ({exc})"
+                )
+            )
+            return
+        self._succeed()
+
+    # ------------------------------------------------------------------ the end
+    def _succeed(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._teardown(close=False)
+        self._sock = None
+        self._finish(sock)
+
+    def _report(self, exc: BaseException) -> None:
+        self._teardown(close=True)
+        self._finish(exc)
+
+    def _finish(self, result: socket.socket | BaseException) -> None:
+        done, self._done = self._done, None
+        self.phase = "done"
+        if done is not None:
+            done(result)
+        elif isinstance(result, socket.socket):
+            result.close()
+
+    def _guard(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """Wrap a loop callback: an exception ends the attempt with a report, never escapes."""
+
+        def wrapper(*args: Any) -> None:
+            if self._done is None:
+                return
+            try:
+                fn(*args)
+            except Exception as exc:
+                if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+                    exc = _renamed(exc, f"{self.phase_description} ({self._peer})")
+                self._report(exc)
+
+        return wrapper
+
+    def _cancel_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+
+    def _cancel_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _teardown(self, *, close: bool) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._cancel_reader()
+        self._cancel_writer()
+        if close and self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+
+def _renamed(exc: OSError, where: str) -> OSError:
+    """The same kind of ``OSError`` with ``where`` in its message."""
+    if exc.errno is None or exc.strerror is None:
+        return exc
+    new = type(exc)(exc.errno, f"{exc.strerror} ({where})")
+    new.__cause__ = exc
+    return new
+
+
+_warm_lock = threading.Lock()
+_warm_started: set[str] = set()
+_ssl_default: ssl.SSLContext | None = None
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The shared default TLS context (system trust store, hostname checked).
+
+    Loading the trust store takes tens of milliseconds: done once per process, not once per
+    connection, and warmed up off the GUI thread by :func:`preload`."""
+    global _ssl_default
+    with _warm_lock:
+        if _ssl_default is None:
+            _ssl_default = ssl.create_default_context()
+        return _ssl_default
+
+
+def preload(*, secure: bool) -> None:
+    """Warm up, on a background thread and once per process, what the first connection
+    would otherwise pay for on the GUI thread: importing numpy (~0.1 s; it masks large
+    payloads) and, for wss, loading the system's CA certificates."""
+    jobs: list[Callable[[], object]] = []
+    with _warm_lock:
+        if "numpy" not in _warm_started and "numpy" not in sys.modules:
+            _warm_started.add("numpy")
+            jobs.append(lambda: importlib.import_module("numpy"))
+        if secure and "ssl" not in _warm_started:
+            _warm_started.add("ssl")
+            jobs.append(default_ssl_context)
+    if not jobs:
+        return
+
+    def run() -> None:
+        for job in jobs:
+            with contextlib.suppress(Exception):
+                job()
+
+    threading.Thread(target=run, name="qtws-warm-up", daemon=True).start()

@@ -1,0 +1,139 @@
+"""The one write path of an open connection: a queue of bytes, written without blocking.
+
+How it works
+------------
+:meth:`WriteQueue.write` appends bytes (no copy) and tries to send at once.  What the kernel
+does not take waits, and the writer notifier is enabled only while something waits.  Under
+proxies that run continuously (Qt, asyncio: ``EventLoopProxy.defer_writes``) the first write
+of a loop turn goes out at once and later ones are *corked* into one ``send`` at the end of
+the turn; the selectors proxy (blocking scripts) writes every message at once.  Small queued
+pieces are coalesced into one ``send``; a partial write keeps the rest as a memoryview (TLS
+retries need the same buffer).
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import ssl
+from collections.abc import Callable
+
+from .loop.base import EventLoopProxy, Handle
+
+__all__ = ["WriteQueue"]
+
+# Queued pieces smaller than this are joined into one send; larger ones are sent as they are.
+_COALESCE_LIMIT = 64 * 1024
+
+Guard = Callable[[Callable[[], None]], Callable[[], None]]
+
+
+class WriteQueue:
+    """Bytes waiting for ``sock``; reports a write error or a drained queue to its owner."""
+
+    def __init__(
+        self,
+        loop: EventLoopProxy,
+        guard: Guard,
+        on_error: Callable[[OSError], None],
+        on_drained: Callable[[], None],
+    ) -> None:
+        self._loop = loop
+        self._guard = guard
+        self._on_error = on_error
+        self._on_drained = on_drained
+        self._out: collections.deque[bytes | memoryview] = collections.deque()
+        self.size = 0  # bytes waiting
+        self.written = 0  # bytes handed to the kernel
+        self._corked = False
+        self._writer: Handle | None = None
+        self.sock: socket.socket | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._out)
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` and send what the socket takes now."""
+        if not data:
+            return
+        self._out.append(data)
+        self.size += len(data)
+        if self._writer is not None or self._corked or self.sock is None:
+            return  # the writer notifier, the pending uncork or the socket's arrival sends it
+        self.flush()
+        if self._loop.defer_writes and self.sock is not None:
+            # Batch what else is sent during this turn of the loop into one system call; the
+            # first message went out at once, so a lone message has no added latency.
+            self._corked = True
+            self._loop.call_soon(self._guard(self._uncork))
+
+    def clear(self) -> None:
+        """Drop everything queued and stop writing."""
+        self._out.clear()
+        self.size = 0
+        self.stop()
+
+    def stop(self) -> None:
+        """Disable the writer notifier (the socket is going away)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _uncork(self) -> None:
+        self._corked = False
+        if self._writer is None and self._out:
+            self.flush()
+            if not self._out:
+                self._on_drained()
+
+    def _next_chunk(self) -> bytes | memoryview:
+        """The head of the queue, small pieces coalesced (one send for a burst)."""
+        out = self._out
+        head = out[0]
+        if len(out) == 1 or len(head) >= _COALESCE_LIMIT:
+            return head
+        parts = [out.popleft()]
+        size = len(head)
+        while out and size < _COALESCE_LIMIT and len(out[0]) < _COALESCE_LIMIT:
+            piece = out.popleft()
+            parts.append(piece)
+            size += len(piece)
+        joined = b"".join(parts)
+        out.appendleft(joined)
+        return joined
+
+    def flush(self) -> None:
+        """Send what the socket takes; enable the writer notifier for the rest."""
+        sock = self.sock
+        if sock is None:
+            return
+        out = self._out
+        while out:
+            chunk = self._next_chunk()
+            try:
+                n = sock.send(chunk)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError, InterruptedError):
+                break
+            except OSError as exc:
+                self.stop()
+                self._on_error(exc)
+                return
+            self.written += n
+            self.size -= n
+            if n == len(chunk):
+                out.popleft()
+            else:
+                # Partial write: keep the rest without copying (TLS retries need the same
+                # buffer contents, which a memoryview slice preserves).
+                out[0] = memoryview(chunk)[n:]
+                break
+        if out:
+            if self._writer is None:
+                self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_writable))
+        else:
+            self.stop()
+
+    def _on_writable(self) -> None:
+        self.flush()
+        if not self._out:
+            self._on_drained()
