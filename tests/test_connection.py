@@ -264,8 +264,8 @@ def test_proxy_auth_failure(qtbot: QtBot, proxy_server: HttpProxy) -> None:
 def test_proxy_from_environment_and_no_proxy(
     qtbot: QtBot, proxy_server: HttpProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qtws.proxy import proxy_for
     from qtws.core import parse_uri
+    from qtws.proxy import proxy_for
 
     monkeypatch.setenv("http_proxy", f"http://user:s3cret@127.0.0.1:{proxy_server.port}")
     monkeypatch.setenv("no_proxy", "")
