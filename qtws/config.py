@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import random
 import ssl
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -91,7 +90,8 @@ class Config:
 
     ``headers`` accepts a mapping or a sequence of ``(name, value)`` pairs.  ``proxy`` is
     ``"auto"`` (from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``), ``None``
-    (direct) or an ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy.
+    (direct), an ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy, or a
+    ``socks5://``, ``socks5h://``, ``socks4a://`` or ``socks4://`` URL (see :mod:`qtws.proxy`).
     """
 
     ping_interval: float | None = 20.0  # seconds between keep-alive pings; None: off
@@ -155,16 +155,16 @@ class Config:
                 raise ValueError(
                     f"header {name!r} is set by qtws itself (use subprotocols/compression)"
                 )
-        if (
-            self.proxy is not None
-            and self.proxy != "auto"
-            and (
-                not isinstance(self.proxy, str)
-                or not self.proxy.startswith(("http://", "https://"))
-                or not urllib.parse.urlsplit(self.proxy).hostname
-            )
-        ):
-            raise ValueError(f"proxy must be 'auto', None or an http:// URL, got {self.proxy!r}")
+        if self.proxy is not None and self.proxy != "auto":
+            if not isinstance(self.proxy, str):
+                raise TypeError(
+                    f"proxy must be 'auto', None or a proxy URL string, got {self.proxy!r}"
+                )
+            if "://" not in self.proxy:
+                raise ValueError("proxy must be 'auto', None or a URL such as http://host:port")
+            from .proxy import parse_proxy  # validates the URL; messages mask the password
+
+            parse_proxy(self.proxy)
         if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int):
             raise TypeError("max_redirects must be an int")
         if self.max_redirects < 0:

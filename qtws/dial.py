@@ -8,7 +8,9 @@ A :class:`Dialer` is one pipeline on the loop's thread, driven by the event-loop
 2. **connect**: each address in turn, non-blocking; the writer notifier says when ``connect``
    finished, ``SO_ERROR`` whether it worked; a refused address moves on to the next one;
 3. **proxy**: through an HTTP proxy, a ``CONNECT host:port`` request, its answer parsed with
-   h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`);
+   h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`); **socks**: through a SOCKS proxy,
+   the handshake of :mod:`qtws.socks` (socksio).  For ``socks5://`` and ``socks4://`` the
+   server's name is resolved here first, the proxy gets the address;
 4. **tls** for ``wss``: SNI, certificate and hostname checked, the handshake driven by the
    reader/writer notifiers.
 
@@ -24,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib
+import ipaddress
 import os
 import socket
 import ssl
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h11
 
@@ -39,6 +42,9 @@ from .core import WebSocketURI
 from .errors import HandshakeError, InvalidStatus
 from .loop.base import AddrInfo, EventLoopProxy, Handle
 from .proxy import ProxySpec
+
+if TYPE_CHECKING:
+    from .socks import SocksHandshake
 
 __all__ = ["Dialer", "DoneCallback", "default_ssl_context", "preload"]
 
@@ -52,6 +58,7 @@ _PHASES = {
     "resolving": "resolving the host name",
     "connecting": "connecting",
     "proxy": "the HTTP proxy's CONNECT",
+    "socks": "the SOCKS proxy's handshake",
     "tls": "the TLS handshake",
 }
 
@@ -80,6 +87,8 @@ class Dialer:
         self._addrs: list[AddrInfo] = []
         self._last_error: BaseException | None = None
         self._parser: h11.Connection | None = None
+        self._socks: SocksHandshake | None = None
+        self._socks_address = uri.host
         self._request = b""
 
     @property
@@ -96,10 +105,46 @@ class Dialer:
     def start(self) -> None:
         """Begin resolving; returns at once."""
         self.phase = "resolving"
+        proxy = self._proxy
+        if (
+            proxy is not None
+            and proxy.socks
+            and not proxy.remote_dns
+            and not _is_ip(self._uri.host)
+        ):
+            # socks5:// and socks4:// send an address: resolve the server's name here first.
+            self._pending = self._loop.resolve(
+                self._uri.host, self._uri.port, self._guard(self._on_target_resolved)
+            )
+            return
+        self._resolve_first_hop()
+
+    def _resolve_first_hop(self) -> None:
         target = self._proxy or self._uri
         self._pending = self._loop.resolve(
             target.host.strip("[]"), target.port, self._guard(self._on_resolved)
         )
+
+    def _on_target_resolved(self, result: list[AddrInfo] | BaseException) -> None:
+        self._pending = None
+        assert self._proxy is not None
+        where = f"{self._uri.host}:{self._uri.port} (for the {self._proxy.name})"
+        if isinstance(result, BaseException):
+            if isinstance(result, OSError):
+                result = _renamed(result, f"resolving {where}")
+            self._report(result)
+            return
+        families = (
+            (socket.AF_INET,)
+            if self._proxy.scheme == "socks4"
+            else (socket.AF_INET, socket.AF_INET6)
+        )
+        addrs = [str(info[4][0]) for info in result if info[0] in families]
+        if not addrs:
+            self._report(OSError(f"no usable address found for {where}"))
+            return
+        self._socks_address = addrs[0]
+        self._resolve_first_hop()
 
     def cancel(self) -> None:
         """Stop dialing without a report and close the socket."""
@@ -161,7 +206,9 @@ class Dialer:
             self._try_next_address()
             return
         self._addrs = []
-        if self._proxy is not None:
+        if self._proxy is not None and self._proxy.socks:
+            self._start_socks(self._proxy)
+        elif self._proxy is not None:
             self._start_proxy(self._proxy)
         else:
             self._after_tcp()
@@ -242,6 +289,45 @@ class Dialer:
             self._report(refused)
             return
         self._report(HandshakeError(f"unexpected answer from {self._peer}: {event!r}"))
+
+    def _start_socks(self, proxy: ProxySpec) -> None:
+        from .socks import SocksHandshake  # socksio is optional: loaded only when used
+
+        sock = self._sock
+        assert sock is not None
+        self.phase = "socks"
+        self._socks = SocksHandshake(proxy, self._uri.host, self._uri.port, self._socks_address)
+        self._request = self._socks.data_to_send()
+        self._reader = self._loop.add_reader(sock.fileno(), self._guard(self._on_socks_readable))
+        self._send_request()
+
+    def _on_socks_readable(self) -> None:
+        sock = self._sock
+        handshake = self._socks
+        assert sock is not None and handshake is not None
+        try:
+            data = sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            self._report(
+                ConnectionResetError(
+                    f"{self._peer} closed the connection during the SOCKS handshake"
+                )
+            )
+            return
+        done = handshake.receive_data(data)
+        self._request += handshake.data_to_send()
+        if self._request:
+            self._send_request()
+        if not done:
+            return
+        self._socks = None
+        self._cancel_reader()
+        if handshake.leftover:
+            self._report(HandshakeError(f"{self._peer} sent data after its SOCKS reply"))
+            return
+        self._after_tcp()
 
     def _start_tls(self) -> None:
         sock = self._sock
@@ -331,6 +417,14 @@ class Dialer:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _renamed(exc: OSError, where: str) -> OSError:

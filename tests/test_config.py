@@ -50,7 +50,7 @@ def test_headers_mapping_and_pairs() -> None:
         ({"headers": [("X",)]}, TypeError),
         ({"compression": 1}, TypeError),
         ({"ssl_context": "yes"}, TypeError),
-        ({"proxy": "socks5://h:1"}, ValueError),
+        ({"proxy": "ftp://h:1"}, ValueError),
         ({"max_redirects": -1}, ValueError),
         ({"reconnect": True}, TypeError),
         ({"outbox_limit": 0}, ValueError),

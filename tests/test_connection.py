@@ -410,7 +410,7 @@ def test_unusable_proxy_in_environment_is_ignored(
 ) -> None:
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("all_proxy", "socks5://127.0.0.1:1080")
+    monkeypatch.setenv("all_proxy", "ftp://127.0.0.1:1080")
     with ws_server() as srv:
         ws = opened(qtbot, srv.url, cfg(proxy="auto"))
         assert "ignoring the proxy" in caplog.text

@@ -90,12 +90,24 @@ def test_driver_modules_never_touch_qt_or_concrete_proxies(name: str) -> None:
         assert target not in ("qtws.websocket", "qtws.blocking", "qtws.loop"), target
 
 
-@pytest.mark.parametrize("name", ["dial", "proxy"])
+@pytest.mark.parametrize("name", ["dial", "proxy", "socks"])
 def test_dialing_depends_on_no_driver_module(name: str) -> None:
     """dial and proxy sit below the driver: stdlib, h11, core, config, errors, loop.base."""
-    allowed = {"qtws.core", "qtws.errors", "qtws.config", "qtws.loop.base", "qtws.proxy"}
+    allowed = {
+        "qtws.core",
+        "qtws.errors",
+        "qtws.config",
+        "qtws.loop.base",
+        "qtws.proxy",
+        "qtws.socks",
+    }
     for target in _relative_targets(PKG / f"{name}.py"):
         assert target in allowed, f"qtws/{name}.py imports {target}"
+
+
+def test_socks_imports_only_stdlib_socksio_and_qtws() -> None:
+    names = _imports(PKG / "socks.py")
+    assert all(n in STDLIB or n in {"socksio", "qtws"} for n in names), names
 
 
 def test_core_imports_with_pyqt6_blocked() -> None:

@@ -1,0 +1,282 @@
+"""SOCKS5, SOCKS5h, SOCKS4 and SOCKS4a proxies against a real SOCKS server (tests/socks_server)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+import qtws
+from qtws.errors import HandshakeError
+from qtws.loop.base import AddrInfo
+from qtws.proxy import ProxySpec, parse_proxy
+from qtws.socks import SocksHandshake
+from tests.servers import RawServer, Tls, drain, ws_server
+from tests.socks_server import SocksServer
+
+
+def cfg(**kw: Any) -> qtws.Config:
+    base: dict[str, Any] = {"ping_interval": None, "open_timeout": 5, "close_timeout": 2}
+    base.update(kw)
+    return qtws.Config(**base)
+
+
+def ipv4_only(host: str, port: int) -> list[AddrInfo]:
+    """localhost as 127.0.0.1 only (the test servers do not listen on ::1)."""
+    return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)  # type: ignore[return-value]
+
+
+def run(qtbot: QtBot, url: str, config: qtws.Config) -> tuple[list[Any], list[Any]]:
+    """Open ``url``, send one message, close; the errors and the messages received."""
+    ws = qtws.WebSocket(url, config=config, loop=qtws.loop.QtProxy(resolver=ipv4_only))
+    errors: list[Any] = []
+    got: list[Any] = []
+    ws.error.connect(errors.append)
+    ws.message.connect(got.append)
+    ws.opened.connect(lambda: ws.send("through SOCKS ✓"))
+    ws.message.connect(lambda m: ws.close())
+    with qtbot.waitSignal(ws.closed, timeout=8000):
+        ws.open()
+    return errors, got
+
+
+# What the proxy must receive: the name (the proxy resolves it) or the address qtws resolved.
+EXPECTED_KIND = {"socks5": "ipv4", "socks5h": "name", "socks4": "ipv4", "socks4a": "name"}
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h", "socks4", "socks4a"])
+def test_ws_and_wss_through_socks(qtbot: QtBot, scheme: str, secure: bool) -> None:
+    tls = Tls() if secure else None
+    with (
+        SocksServer() as proxy,
+        ws_server(ssl_context=tls.server if tls else None) as srv,
+    ):
+        url = f"{'wss' if secure else 'ws'}://localhost:{srv.port}/"
+        config = cfg(proxy=proxy.url(scheme), ssl_context=tls.client if tls else None)
+        errors, got = run(qtbot, url, config)
+    assert errors == [] and got == ["through SOCKS ✓"]
+    [request] = proxy.requests
+    assert request.version == (5 if scheme.startswith("socks5") else 4)
+    assert request.kind == EXPECTED_KIND[scheme]
+    assert request.host == ("localhost" if request.kind == "name" else "127.0.0.1")
+    assert request.port == srv.port
+
+
+def test_socks5_user_and_password(qtbot: QtBot) -> None:
+    with SocksServer(users={"alice": "s3cret"}) as proxy, ws_server() as srv:
+        errors, got = run(qtbot, srv.url, cfg(proxy=proxy.url("socks5h", "alice", "s3cret")))
+    assert errors == [] and got == ["through SOCKS ✓"]
+    assert proxy.requests[0].user == "alice"
+
+
+def test_socks5_wrong_password_is_a_clear_error_without_the_password(qtbot: QtBot) -> None:
+    with SocksServer(users={"alice": "s3cret"}) as proxy, ws_server() as srv:
+        errors, got = run(qtbot, srv.url, cfg(proxy=proxy.url("socks5", "alice", "wr0ng")))
+    assert got == [] and len(errors) == 1
+    assert isinstance(errors[0], PermissionError)
+    assert f"SOCKS5 proxy 127.0.0.1:{proxy.port} rejected the user name and password" in str(
+        errors[0]
+    )
+    assert "wr0ng" not in str(errors[0]) and "wr0ng" not in repr(errors[0])
+    assert proxy.requests == []
+
+
+def test_socks5_proxy_requiring_credentials_none_given(qtbot: QtBot) -> None:
+    with SocksServer(users={"alice": "s3cret"}) as proxy, ws_server() as srv:
+        errors, _ = run(qtbot, srv.url, cfg(proxy=proxy.url("socks5")))
+    assert isinstance(errors[0], PermissionError)
+    assert "accepts none of the authentication methods" in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    "code,kind,meaning",
+    [
+        (5, ConnectionRefusedError, "connection refused (SOCKS5 reply 0x05)"),
+        (2, PermissionError, "connection not allowed by ruleset (SOCKS5 reply 0x02)"),
+        (4, OSError, "host unreachable (SOCKS5 reply 0x04)"),
+    ],
+)
+def test_socks5_refusal_names_the_proxy_and_its_reply(
+    qtbot: QtBot, code: int, kind: type[OSError], meaning: str
+) -> None:
+    with SocksServer(refuse={"localhost": code}) as proxy, ws_server() as srv:
+        url = f"ws://localhost:{srv.port}/"
+        errors, _ = run(qtbot, url, cfg(proxy=proxy.url("socks5h")))
+    assert type(errors[0]) is kind
+    assert str(errors[0]) == (
+        f"SOCKS5 proxy 127.0.0.1:{proxy.port} refused to connect to localhost:{srv.port}: "
+        + meaning
+    )
+
+
+def test_socks4_refusal(qtbot: QtBot) -> None:
+    with SocksServer(refuse={"localhost": 0x5B}) as proxy, ws_server() as srv:
+        errors, _ = run(qtbot, f"ws://localhost:{srv.port}/", cfg(proxy=proxy.url("socks4a")))
+    assert isinstance(errors[0], PermissionError)
+    assert "SOCKS4 proxy" in str(errors[0]) and "request rejected or failed (SOCKS4" in str(
+        errors[0]
+    )
+
+
+def test_unreachable_target_through_socks(qtbot: QtBot) -> None:
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()
+    with SocksServer() as proxy:
+        errors, _ = run(qtbot, f"ws://127.0.0.1:{port}/", cfg(proxy=proxy.url("socks5")))
+    assert isinstance(errors[0], ConnectionRefusedError)
+    assert f"to 127.0.0.1:{port}: connection refused" in str(errors[0])
+
+
+def test_socks_proxy_sending_data_after_its_reply(qtbot: QtBot) -> None:
+    with SocksServer(after_reply=b"junk") as proxy, ws_server() as srv:
+        errors, _ = run(qtbot, srv.url, cfg(proxy=proxy.url("socks5")))
+    assert isinstance(errors[0], HandshakeError)
+    assert "sent data after its SOCKS reply" in str(errors[0])
+
+
+def test_socks_proxy_closing_during_the_handshake(qtbot: QtBot) -> None:
+    with RawServer(lambda c: (c.recv(10), c.close())) as srv:
+        errors, _ = run(qtbot, "ws://127.0.0.1:9/", cfg(proxy=f"socks5://127.0.0.1:{srv.port}"))
+    assert isinstance(errors[0], ConnectionResetError)
+    assert "closed the connection during the SOCKS handshake" in str(errors[0])
+
+
+def test_silent_socks_proxy_times_out_naming_the_phase(qtbot: QtBot) -> None:
+    with RawServer(lambda c: drain(c, 5)) as srv:
+        errors, _ = run(
+            qtbot,
+            "ws://127.0.0.1:9/",
+            cfg(proxy=f"socks5://127.0.0.1:{srv.port}", open_timeout=0.5),
+        )
+    assert isinstance(errors[0], TimeoutError)
+    assert "the SOCKS proxy's handshake" in str(errors[0])
+
+
+def test_socks_proxy_from_all_proxy(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with SocksServer(users={"u": "p"}) as proxy, ws_server() as srv:
+        monkeypatch.setenv("ALL_PROXY", proxy.url("socks5h", "u", "p"))
+        errors, got = run(qtbot, srv.url, cfg(proxy="auto"))
+    assert errors == [] and got == ["through SOCKS ✓"]
+    assert proxy.requests[0].user == "u"
+
+
+# ---------------------------------------------------------------------- settings
+@pytest.mark.parametrize(
+    "url,scheme,port",
+    [
+        ("socks5://h", "socks5", 1080),
+        ("SOCKS5H://h:9050", "socks5h", 9050),
+        ("socks4a://h:1", "socks4a", 1),
+        ("socks4://id@h", "socks4", 1080),
+    ],
+)
+def test_parse_socks_urls(url: str, scheme: str, port: int) -> None:
+    spec = parse_proxy(url)
+    assert (spec.scheme, spec.host, spec.port) == (scheme, "h", port)
+    assert spec.socks and spec.auth is None
+
+
+def test_socks_credentials_are_parsed_and_never_shown() -> None:
+    spec = parse_proxy("socks5://al%40ice:p%3Ass@h:1")
+    assert (spec.username, spec.password) == ("al@ice", "p:ss")
+    assert "p:ss" not in repr(spec) and spec.name == "SOCKS5 proxy h:1"
+    assert parse_proxy("socks5h://[::1]:1").name == "SOCKS5 proxy [::1]:1"
+
+
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("ftp://u:hunter2@h:1", "the scheme must be http, socks5, socks5h, socks4a or socks4"),
+        ("socks4://u:hunter2@h", "SOCKS4 has a user id, no password"),
+        ("socks5://" + "u" * 256 + ":hunter2@h", "1 to 255 bytes"),
+        ("socks5://u:@h", "1 to 255 bytes"),
+    ],
+)
+def test_unusable_proxy_urls_are_rejected_without_the_password(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        qtws.Config(proxy=url)
+    assert "hunter2" not in str(info.value)
+
+
+def test_socks_without_socksio_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "socksio" else real(name, *a)
+    )
+    with pytest.raises(ValueError, match=r"needs the socksio package: pip install 'qtws\[socks\]'"):
+        qtws.Config(proxy="socks5://h:1")
+
+
+# ---------------------------------------------------------------------- the handshake, sans I/O
+def feed_bytewise(handshake: SocksHandshake, data: bytes) -> bool:
+    done = False
+    for i in range(len(data)):
+        assert not done
+        done = handshake.receive_data(data[i : i + 1])
+    return done
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50",
+        b"\x05\x00\x00\x04" + b"\x00" * 15 + b"\x01\x00\x50",
+        b"\x05\x00\x00\x03\x04host\x00\x50",
+    ],
+    ids=["ipv4", "ipv6", "name"],
+)
+def test_socks5_replies_arriving_byte_by_byte(reply: bytes) -> None:
+    spec = ProxySpec("p", 1080, scheme="socks5h", username="u", password="pw")
+    hs = SocksHandshake(spec, "example.org", 443, "example.org")
+    assert hs.data_to_send() == b"\x05\x02\x00\x02"
+    assert not feed_bytewise(hs, b"\x05\x02")
+    assert hs.data_to_send() == b"\x01\x01u\x02pw"
+    assert not feed_bytewise(hs, b"\x01\x00")
+    assert hs.data_to_send() == b"\x05\x01\x00\x03\x0bexample.org\x01\xbb"
+    assert feed_bytewise(hs, reply) and hs.leftover == b""
+
+
+def test_socks5_reply_and_early_data_in_one_read() -> None:
+    hs = SocksHandshake(ProxySpec("p", 1, scheme="socks5"), "h", 80, "127.0.0.1")
+    hs.data_to_send()
+    assert not hs.receive_data(b"\x05\x00")
+    assert hs.data_to_send() == b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50"
+    assert hs.receive_data(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50HTTP")
+    assert hs.leftover == b"HTTP"
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [b"\x05\x07"],  # an unknown method
+        [b"\x05\x00", b"\x05\x00\x00\x09\x00\x00"],  # an unknown address type
+        [b"\x05\x00", b"\x05\x42\x00\x01\x00\x00\x00\x00\x00\x00"],  # an unknown reply code
+    ],
+)
+def test_socks5_malformed_replies(replies: list[bytes]) -> None:
+    hs = SocksHandshake(ProxySpec("p", 1, scheme="socks5"), "h", 80, "127.0.0.1")
+    with pytest.raises(HandshakeError, match="malformed reply from SOCKS5 proxy p:1"):
+        for reply in replies:
+            hs.receive_data(reply)
+
+
+def test_socks4_requests_and_malformed_reply() -> None:
+    hs = SocksHandshake(ProxySpec("p", 1, scheme="socks4a"), "example.org", 80, "example.org")
+    assert hs.data_to_send() == b"\x04\x01\x00\x50\x00\x00\x00\xffqtws\x00example.org\x00"
+    with pytest.raises(HandshakeError):
+        hs.receive_data(b"\x01" * 8)
+    ip = SocksHandshake(ProxySpec("p", 1, scheme="socks4a", username="me"), "h", 80, "10.0.0.1")
+    assert ip.data_to_send() == b"\x04\x01\x00\x50\x0a\x00\x00\x01me\x00"
+    with pytest.raises(OSError, match="IPv4 only"):
+        SocksHandshake(ProxySpec("p", 1, scheme="socks4a"), "::1", 80, "::1")
+    with pytest.raises(OSError, match="IPv4 only"):
+        SocksHandshake(ProxySpec("p", 1, scheme="socks4"), "h", 80, "h")
