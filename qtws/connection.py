@@ -368,9 +368,11 @@ class Connection:
                 1006, "", False, ConnectionResetError("connection closed during the handshake")
             )
             return
-        self._proto.receive_eof()
+        proto = self._proto
+        proto.receive_eof()
         self._process_events()
-        if not self._finished and not self._events:
+        # A redirect whose body ended at the EOF has already replaced the connection.
+        if not self._finished and not self._events and self._proto is proto:
             self._end_from_proto(eof=True)
 
     def pause_reading(self) -> None:

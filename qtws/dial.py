@@ -84,7 +84,7 @@ class Dialer:
         self._pending: Handle | None = None
         self._reader: Handle | None = None
         self._writer: Handle | None = None
-        self._addrs: list[AddrInfo] = []
+        self._addrs: list[AddrInfo] = []  # ws+unix: one (AF_UNIX, ..., path) entry
         self._last_error: BaseException | None = None
         self._parser: h11.Connection | None = None
         self._socks: SocksHandshake | None = None
@@ -100,10 +100,19 @@ class Dialer:
     def _peer(self) -> str:
         if self._proxy is not None:
             return self._proxy.name
+        if self._uri.unix_path is not None:
+            return self._uri.unix_path
         return f"{self._uri.host}:{self._uri.port}"
 
     def start(self) -> None:
         """Begin resolving; returns at once."""
+        if self._uri.unix_path is not None:
+            # ws+unix: nothing to resolve, never a proxy.
+            self.phase = "connecting"
+            unix: Any = (socket.AF_UNIX, socket.SOCK_STREAM, 0, "", self._uri.unix_path)
+            self._addrs = [unix]
+            self._pending = self._loop.call_soon(self._guard(self._try_next_address))
+            return
         self.phase = "resolving"
         proxy = self._proxy
         if (
@@ -176,8 +185,9 @@ class Dialer:
                 self._last_error = exc
                 continue
             sock.setblocking(False)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if family != getattr(socket, "AF_UNIX", None):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             err = sock.connect_ex(addr)
             if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
                 self._last_error = self._connect_error(err, addr)
@@ -190,7 +200,7 @@ class Dialer:
         self._report(self._last_error or OSError(f"cannot connect to {self._peer}"))
 
     def _connect_error(self, err: int, addr: Any) -> OSError:
-        where = f"{addr[0]}:{addr[1]}"
+        where = addr if isinstance(addr, str) else f"{addr[0]}:{addr[1]}"
         if self._proxy is not None:
             where = f"{self._proxy.name} at {where}"
         # OSError(errno, ...) builds the matching subclass (ConnectionRefusedError...).

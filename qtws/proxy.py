@@ -114,7 +114,7 @@ def proxy_for(
     ``system`` looks up the operating system's proxy for ``proxy="system"`` (without it,
     ``"system"`` reads only the environment).  Raises ``ValueError`` for an explicit proxy URL
     qtws cannot use."""
-    if setting is None:
+    if setting is None or uri.unix_path is not None:
         return None
     if setting not in ("auto", "system"):
         return parse_proxy(setting)

@@ -14,7 +14,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import h11
 
@@ -210,10 +210,16 @@ def resolve_redirect(uri: WebSocketURI, status: int, location: str | None) -> st
     A relative ``Location`` is resolved against the request URL (RFC 7231 section 7.1.2);
     ``http`` becomes ``ws`` and ``https`` becomes ``wss``.  ``None`` when the status is not a
     redirect, the location is missing, has another scheme, or is not a valid URL.  The result is
-    normalised and carries no user-info: credentials are never forwarded to another URL.
+    normalised and carries no user-info: credentials are never forwarded to another URL.  From a
+    ``ws+unix`` URL, a relative location stays on the same socket.
     """
     if status not in REDIRECT_STATUSES or not location:
         return None
+    if uri.unix_path is not None and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|//", location.strip()):
+        same = resolve_redirect(replace(uri, unix_path=None), status, location)
+        if same is None:
+            return None
+        return replace(parse_uri(same), unix_path=uri.unix_path).url
     base = ("https://" if uri.secure else "http://") + uri.authority + uri.resource_name
     try:
         target = urllib.parse.urljoin(base, location.strip())

@@ -1,7 +1,11 @@
-"""Parsing of ``ws://`` and ``wss://`` URLs (RFC 6455 section 3).
+"""Parsing of ``ws://`` and ``wss://`` URLs (RFC 6455 section 3), and ``ws+unix://``.
 
 :func:`parse_uri` validates the URL once, up front, and returns a normalised
 :class:`WebSocketURI`: lower-case IDNA host, explicit port, percent-encoded request target.
+
+``ws+unix:///run/app.sock`` connects to a unix socket; the HTTP request path follows a colon,
+``ws+unix:///run/app.sock:/chat?room=1`` (the spelling of Node's ``ws`` library; a ``:`` in the
+socket path is written ``%3A``).  The ``Host`` header is ``localhost``.
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ class WebSocketURI:
     port: int
     resource_name: str = "/"
     user_info: tuple[str, str] | None = field(default=None, repr=False)  # never log secrets
+    unix_path: str | None = None  # ws+unix: the socket's path (host is "localhost")
 
     @property
     def scheme(self) -> str:
-        """``"wss"`` or ``"ws"``."""
+        """``"wss"``, ``"ws"`` or ``"ws+unix"``."""
+        if self.unix_path is not None:
+            return "ws+unix"
         return "wss" if self.secure else "ws"
 
     @property
@@ -60,6 +67,9 @@ class WebSocketURI:
     @property
     def url(self) -> str:
         """The normalised URL, without user-info."""
+        if self.unix_path is not None:
+            path = urllib.parse.quote(self.unix_path, safe="/")
+            return f"ws+unix://{path}:{self.resource_name}"
         return f"{self.scheme}://{self.authority}{self.resource_name}"
 
 
@@ -78,12 +88,14 @@ def parse_uri(uri: str) -> WebSocketURI:
     except ValueError as exc:  # e.g. an unbalanced "[" in the netloc
         raise InvalidURI(uri, str(exc)) from None
     scheme = parts.scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise InvalidURI(uri, "scheme must be ws or wss")
+    if scheme not in ("ws", "wss", "ws+unix"):
+        raise InvalidURI(uri, "scheme must be ws, wss or ws+unix")
     secure = scheme == "wss"
     # RFC 6455 section 3: fragment identifiers are meaningless and MUST NOT be used.
     if "#" in uri:
         raise InvalidURI(uri, "fragments are not allowed")
+    if scheme == "ws+unix":
+        return _parse_unix(uri, parts)
 
     netloc = parts.netloc
     user_info: tuple[str, str] | None = None
@@ -107,6 +119,21 @@ def parse_uri(uri: str) -> WebSocketURI:
     if parts.query:
         resource_name += "?" + urllib.parse.quote(parts.query, safe=_PATH_SAFE)
     return WebSocketURI(secure, host, port, resource_name, user_info)
+
+
+def _parse_unix(uri: str, parts: urllib.parse.SplitResult) -> WebSocketURI:
+    if parts.netloc:
+        raise InvalidURI(uri, "a ws+unix URL has no host: ws+unix:///path/to/socket[:/path]")
+    raw_path, colon, target = parts.path.partition(":")
+    path = urllib.parse.unquote(raw_path)
+    if not path.strip("/"):
+        raise InvalidURI(uri, "no socket path: ws+unix:///path/to/socket[:/path]")
+    if colon and not target.startswith("/"):
+        raise InvalidURI(uri, "the request path after ':' must start with '/'")
+    resource_name = urllib.parse.quote(target or "/", safe=_PATH_SAFE)
+    if parts.query:
+        resource_name += "?" + urllib.parse.quote(parts.query, safe=_PATH_SAFE)
+    return WebSocketURI(False, "localhost", DEFAULT_PORTS[False], resource_name, None, path)
 
 
 def _split_host_port(uri: str, hostport: str, secure: bool) -> tuple[str, int]:

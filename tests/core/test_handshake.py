@@ -601,6 +601,12 @@ def test_no_feeding_after_the_end() -> None:
         ("ws://h/", 302, "ws:relative", None),
         ("ws://h/", 302, "http://[::1/", None),
         ("ws://h/", 302, "http://h:0/", None),
+        # From a unix socket, a relative location stays on the socket.
+        ("ws+unix:///s.sock:/a/b", 302, "/c", "ws+unix:///s.sock:/c"),
+        ("ws+unix:///s.sock:/a/b", 302, " c?x ", "ws+unix:///s.sock:/a/c?x"),
+        ("ws+unix:///s.sock", 302, "ws://other/p", "ws://other/p"),
+        ("ws+unix:///s.sock", 302, "//other/p", "ws://other/p"),
+        ("ws+unix:///s.sock", 302, "/a\tb", None),
     ],
 )
 def test_resolve_redirect(

@@ -123,3 +123,46 @@ def test_invalid(uri: str, msg: str) -> None:
 def test_not_a_string() -> None:
     with pytest.raises(TypeError):
         parse_uri(b"ws://h/")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "uri,path,resource,url",
+    [
+        ("ws+unix:///run/app.sock", "/run/app.sock", "/", "ws+unix:///run/app.sock:/"),
+        (
+            "WS+UNIX:///run/app.sock:/chat?room=1",
+            "/run/app.sock",
+            "/chat?room=1",
+            "ws+unix:///run/app.sock:/chat?room=1",
+        ),
+        ("ws+unix:///tmp/a%3Ab.sock:/", "/tmp/a:b.sock", "/", "ws+unix:///tmp/a%3Ab.sock:/"),
+        ("ws+unix:///s?x", "/s", "/?x", "ws+unix:///s:/?x"),
+    ],
+)
+def test_unix_socket_urls(uri: str, path: str, resource: str, url: str) -> None:
+    parsed = parse_uri(uri)
+    assert parsed.unix_path == path and parsed.resource_name == resource
+    assert (parsed.host, parsed.port, parsed.secure, parsed.scheme) == (
+        "localhost",
+        80,
+        False,
+        "ws+unix",
+    )
+    assert parsed.authority == "localhost" and parsed.url == url
+    assert parse_uri(parsed.url) == parsed
+
+
+@pytest.mark.parametrize(
+    "uri,msg",
+    [
+        ("ws+unix://host/run/app.sock", "has no host"),
+        ("ws+unix://", "no socket path"),
+        ("ws+unix:///:/chat", "no socket path"),
+        ("ws+unix:///run/app.sock:chat", "must start with '/'"),
+        ("ws+unix:///run/app.sock#frag", "fragments"),
+        ("wss+unix:///run/app.sock", "scheme must be ws, wss or ws+unix"),
+    ],
+)
+def test_invalid_unix_socket_urls(uri: str, msg: str) -> None:
+    with pytest.raises(InvalidURI, match=msg):
+        parse_uri(uri)
