@@ -217,9 +217,7 @@ def resolve_redirect(uri: WebSocketURI, status: int, location: str | None) -> st
         return None
     if uri.unix_path is not None and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|//", location.strip()):
         same = resolve_redirect(replace(uri, unix_path=None), status, location)
-        if same is None:
-            return None
-        return replace(parse_uri(same), unix_path=uri.unix_path).url
+        return replace(parse_uri(same), unix_path=uri.unix_path).url if same else None
     base = ("https://" if uri.secure else "http://") + uri.authority + uri.resource_name
     try:
         target = urllib.parse.urljoin(base, location.strip())

@@ -160,7 +160,7 @@ def test_unix_socket_urls(uri: str, path: str, resource: str, url: str) -> None:
         ("ws+unix:///:/chat", "no socket path"),
         ("ws+unix:///run/app.sock:chat", "must start with '/'"),
         ("ws+unix:///run/app.sock#frag", "fragments"),
-        ("wss+unix:///run/app.sock", "scheme must be ws, wss or ws+unix"),
+        ("wss+unix:///run/app.sock", r"scheme must be ws, wss or ws\+unix"),
     ],
 )
 def test_invalid_unix_socket_urls(uri: str, msg: str) -> None:
