@@ -6,12 +6,14 @@ Every value is validated when the object is built, so a typo fails at constructi
 
 from __future__ import annotations
 
+import http.cookiejar
 import math
 import random
+import re
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, field
+from typing import Union, cast
 
 __all__ = ["Config", "ReconnectPolicy"]
 
@@ -22,6 +24,12 @@ _VERSION = "0.1.0"
 _RESERVED_HEADERS = {"upgrade", "connection", "content-length", "transfer-encoding"}
 
 HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]  # noqa: UP007 - runtime alias on 3.10
+CookiesLike = Union[HeadersLike, http.cookiejar.CookieJar, None]  # noqa: UP007
+
+# RFC 6265 4.1.1: a cookie name is a token; the value may not hold ";" or control characters
+# (they would end the header or smuggle another cookie).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_COOKIE_VALUE = re.compile(r"[\x00-\x1f\x7f;]")
 
 
 def _check_seconds(name: str, value: float | None, *, allow_none: bool = True) -> None:
@@ -111,6 +119,8 @@ class Config:
     max_redirects: int = 5
     reconnect: ReconnectPolicy | None = None
     outbox_limit: int = 1000  # messages held while connecting/reconnecting
+    # {name: value} sent to this URL's origin, or a CookieJar (keeps Set-Cookie); never in a repr
+    cookies: CookiesLike = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
@@ -165,6 +175,7 @@ class Config:
             from .proxy import parse_proxy  # validates the URL; messages mask the password
 
             parse_proxy(self.proxy)
+        self._check_cookies(hdrs)
         if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int):
             raise TypeError("max_redirects must be an int")
         if self.max_redirects < 0:
@@ -174,3 +185,27 @@ class Config:
         _check_size("outbox_limit", self.outbox_limit)
         if self.outbox_limit is None:
             raise ValueError("outbox_limit must be an int > 0")
+
+    def _check_cookies(self, headers: list[tuple[str, str]]) -> None:
+        cookies = self.cookies
+        if cookies is None or isinstance(cookies, http.cookiejar.CookieJar):
+            pairs: object = cookies
+        else:
+            if isinstance(cast(object, cookies), (str, bytes)):
+                raise TypeError("cookies must be a mapping, (name, value) pairs or a CookieJar")
+            items = cookies.items() if isinstance(cookies, Mapping) else cookies
+            checked: list[tuple[str, str]] = []
+            for item in items:
+                if not (isinstance(item, tuple) and len(item) == 2):
+                    raise TypeError(f"cookies must be (name, value) pairs, got {item!r}")
+                name, value = item
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(f"cookie name and value must be str (cookie {name!r})")
+                if not _COOKIE_NAME.fullmatch(name) or _BAD_COOKIE_VALUE.search(value):
+                    # The value may be a secret: only the name is shown.
+                    raise ValueError(f"invalid cookie {name!r}: see RFC 6265 4.1.1")
+                checked.append((name, value))
+            pairs = tuple(checked)
+        if pairs is not None and any(name.lower() == "cookie" for name, _ in headers):
+            raise ValueError("give cookies either in cookies or as a Cookie header, not both")
+        object.__setattr__(self, "cookies", pairs)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import http.cookiejar
 import logging
 import os
 import socket
@@ -40,6 +41,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Config
+from .cookies import cookie_header, store_cookies
 from .core import (
     BinaryMessage,
     ClientConnection,
@@ -105,6 +107,7 @@ class Connection:
         self._sink = sink
         self.mask_source = mask_source
         self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
+        self._origin = self.uri  # fixed cookies go only to this origin
         self._proxy: ProxySpec | None = None
         self._dialer: Dialer | None = None
         self._sock: socket.socket | None = None
@@ -279,10 +282,15 @@ class Connection:
         self._reader = self.loop.add_reader(result.fileno(), self.guard(self._on_readable))
         self._phase = "ws"
         cfg = self.config
+        headers: list[tuple[str, str]] = list(cfg.headers)  # type: ignore[arg-type]
+        if cfg.cookies is not None:
+            cookie = cookie_header(cfg.cookies, self.uri, self._origin)  # type: ignore[arg-type]
+            if cookie:
+                headers.append(("Cookie", cookie))
         self._proto = ClientConnection(
             self.uri,
             subprotocols=cfg.subprotocols,
-            headers=tuple(cfg.headers),  # type: ignore[arg-type]
+            headers=headers,
             origin=cfg.origin,
             user_agent=cfg.user_agent,
             compression=cfg.compression,
@@ -474,12 +482,14 @@ class Connection:
             elif isinstance(event, Pong):
                 self._on_pong(event.payload)
             elif isinstance(event, HandshakeComplete):
+                self._keep_cookies(event.headers)
                 self._cancel_timer("open")
                 self.subprotocol = event.subprotocol
                 self.extensions = event.extensions
                 self._keepalive.start()
                 self._sink.on_open(event.subprotocol, event.extensions)
             elif isinstance(event, Redirect):
+                self._keep_cookies(event.headers)
                 events.clear()
                 self._follow_redirect(event)
                 return
@@ -496,6 +506,11 @@ class Connection:
                 self._schedule_dispatch()
                 return
         self._sliced = False
+
+    def _keep_cookies(self, headers: tuple[tuple[str, str], ...]) -> None:
+        jar = self.config.cookies
+        if isinstance(jar, http.cookiejar.CookieJar):
+            store_cookies(jar, self.uri, headers)
 
     def reading_suspended(self) -> bool:
         """Reading stopped on purpose (backpressure or a backlog), so silence proves nothing."""

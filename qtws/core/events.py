@@ -29,10 +29,12 @@ class HandshakeComplete:
 @dataclass(frozen=True)
 class Redirect:
     """The server answered 301/302/303/307/308 with a Location; the driver may follow it.
-    ``location`` is absolute (resolved against the request URL)."""
+    ``location`` is absolute (resolved against the request URL); ``headers`` are the response's
+    (a ``Set-Cookie`` among them is kept by a cookie jar)."""
 
     status: int
     location: str
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)

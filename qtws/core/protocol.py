@@ -315,7 +315,7 @@ class ClientConnection:
         if isinstance(exc, InvalidStatus) and parser is not None:
             location = parser.redirect_location(exc)
             if location is not None:
-                self._events.append(Redirect(exc.status, location))
+                self._events.append(Redirect(exc.status, location, exc.headers))
         self._finish(1006, "", clean=False, failure=exc)
         self._events.append(ConnectionFailed(exc, 1006))
 

@@ -118,6 +118,7 @@ def test_redirect_event_before_failure(peer: Peer) -> None:
     client.receive_data(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
     events = client.events_received()
     assert events[0] == Redirect(302, "ws://example.com/elsewhere")
+    assert events[0].headers == (("Location", "/elsewhere"), ("Content-Length", "0"))
     assert isinstance(events[1], ConnectionFailed) and isinstance(events[1].exc, InvalidStatus)
     assert events[1].exc.status == 302
 
