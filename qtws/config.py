@@ -7,10 +7,12 @@ Every value is validated when the object is built, so a typo fails at constructi
 from __future__ import annotations
 
 import http.cookiejar
+import importlib.util
 import math
 import random
 import re
 import ssl
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union, cast
@@ -50,6 +52,21 @@ def _check_size(name: str, value: int | None) -> None:
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{name} must be > 0 or None, got {value!r}")
+
+
+def _check_trust(trust: object, ssl_context: object) -> None:
+    if trust is None:
+        return
+    if trust != "system":
+        raise ValueError(f"trust must be None or 'system', got {trust!r}")
+    if ssl_context is not None:
+        raise ValueError("give ssl_context or trust='system', not both (the context decides)")
+    if sys.platform in ("win32", "darwin") and importlib.util.find_spec("truststore") is None:
+        raise ModuleNotFoundError(
+            "trust='system' needs the truststore package on this system: "
+            "pip install 'qtws[truststore]'",
+            name="truststore",
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,7 @@ class Config:
     outbox_limit: int = 1000  # messages held while connecting/reconnecting
     # {name: value} sent to this URL's origin, or a CookieJar (keeps Set-Cookie); never in a repr
     cookies: CookiesLike = field(default=None, repr=False)
+    trust: str | None = None  # None: OpenSSL's trust paths; "system": the OS store (truststore)
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
@@ -154,6 +172,7 @@ class Config:
             raise TypeError("compression must be a bool")
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext or None")
+        _check_trust(self.trust, self.ssl_context)
         for name in ("origin", "user_agent"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

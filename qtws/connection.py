@@ -176,7 +176,7 @@ class Connection:
 
     def start(self) -> None:
         """Begin connecting (returns at once; every failure is reported through the sink)."""
-        preload(secure=self.uri.secure and self.config.ssl_context is None)
+        preload(secure=self.uri.secure and self.config.ssl_context is None, trust=self.config.trust)
         if self.config.open_timeout is not None:
             self._set_timer("open", self.config.open_timeout, self._on_open_timeout)
         self._dial(self.uri)

@@ -46,7 +46,7 @@ from .proxy import ProxySpec
 if TYPE_CHECKING:
     from .socks import SocksHandshake
 
-__all__ = ["Dialer", "DoneCallback", "default_ssl_context", "preload"]
+__all__ = ["Dialer", "DoneCallback", "default_ssl_context", "preload", "system_ssl_context"]
 
 # The answer of a CONNECT proxy is a status line and a few headers.
 _PROXY_RESPONSE_LIMIT = 16 * 1024
@@ -343,7 +343,9 @@ class Dialer:
         sock = self._sock
         assert sock is not None
         self.phase = "tls"
-        ctx = self._config.ssl_context or default_ssl_context()
+        ctx = self._config.ssl_context or (
+            system_ssl_context() if self._config.trust == "system" else default_ssl_context()
+        )
         host = self._uri.host.strip("[]")
         tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
         self._sock = tls
@@ -449,10 +451,21 @@ def _renamed(exc: OSError, where: str) -> OSError:
 _warm_lock = threading.Lock()
 _warm_started: set[str] = set()
 _ssl_default: ssl.SSLContext | None = None
+_ssl_system: ssl.SSLContext | None = None
+
+# Where Linux/BSD distributions keep their CA bundle, for a Python whose OpenSSL looks
+# elsewhere (the list truststore and certifi-system-store use).
+_CA_FILES = (
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
 
 
 def default_ssl_context() -> ssl.SSLContext:
-    """The shared default TLS context (system trust store, hostname checked).
+    """The shared default TLS context (``trust=None``: OpenSSL's trust paths, hostname checked).
 
     Loading the trust store takes tens of milliseconds: done once per process, not once per
     connection, and warmed up off the GUI thread by :func:`preload`."""
@@ -463,18 +476,52 @@ def default_ssl_context() -> ssl.SSLContext:
         return _ssl_default
 
 
-def preload(*, secure: bool) -> None:
+def system_ssl_context() -> ssl.SSLContext:
+    """The shared context for ``trust="system"``, hostname checked.
+
+    On Windows and macOS it is truststore's: the operating system verifies the chain (its
+    store, enterprise roots and policies) after each handshake.  Elsewhere the system store
+    *is* OpenSSL's paths, or the distribution's CA bundle when this Python's OpenSSL looks in
+    the wrong place; qtws loads it once per process (truststore would reload it on every
+    connection, ~0.1 s on the GUI thread)."""
+    global _ssl_system
+    with _warm_lock:
+        if _ssl_system is None:
+            _ssl_system = _make_system_context()
+        return _ssl_system
+
+
+def _make_system_context() -> ssl.SSLContext:
+    if sys.platform in ("win32", "darwin"):
+        import truststore
+
+        ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile or (paths.capath and any(os.scandir(paths.capath))):
+        ctx.set_default_verify_paths()
+    else:
+        for cafile in _CA_FILES:
+            if os.path.isfile(cafile):
+                ctx.load_verify_locations(cafile=cafile)
+                break
+    return ctx
+
+
+def preload(*, secure: bool, trust: str | None = None) -> None:
     """Warm up, on a background thread and once per process, what the first connection
     would otherwise pay for on the GUI thread: importing numpy (~0.1 s; it masks large
-    payloads) and, for wss, loading the system's CA certificates."""
+    payloads) and, for wss, loading the CA certificates (of ``trust``)."""
     jobs: list[Callable[[], object]] = []
+    name = "ssl-system" if trust == "system" else "ssl"
     with _warm_lock:
         if "numpy" not in _warm_started and "numpy" not in sys.modules:
             _warm_started.add("numpy")
             jobs.append(lambda: importlib.import_module("numpy"))
-        if secure and "ssl" not in _warm_started:
-            _warm_started.add("ssl")
-            jobs.append(default_ssl_context)
+        if secure and name not in _warm_started:
+            _warm_started.add(name)
+            jobs.append(system_ssl_context if trust == "system" else default_ssl_context)
     if not jobs:
         return
 
