@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .config import Config as Config
     from .config import ReconnectPolicy as ReconnectPolicy
+    from .errors import BufferFull as BufferFull
     from .errors import ConnectionClosed as ConnectionClosed
     from .errors import HandshakeError as HandshakeError
     from .errors import InvalidHeader as InvalidHeader
@@ -49,6 +50,7 @@ _LAZY = {
     "run_event_loop": "loop",
     "exit_event_loop": "loop",
     "WebSocketError": "errors",
+    "BufferFull": "errors",
     "InvalidURI": "errors",
     "InvalidState": "errors",
     "ConnectionClosed": "errors",
@@ -61,6 +63,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BufferFull",
     "CloseEvent",
     "Config",
     "ConnectionClosed",

@@ -23,6 +23,7 @@ from .errors import ConnectionClosed, InvalidState
 from .state import CloseEvent, ReadyState
 
 if TYPE_CHECKING:
+    from .config import Config
     from .connection import Connection
     from .loop.base import EventLoopProxy
 
@@ -30,6 +31,17 @@ __all__ = ["BlockingAPI"]
 
 # Messages buffered for the blocking API before reading pauses (backpressure).
 _INBOX_HIGH_WATER = 4096
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
+        )
+    if not timeout >= 0:  # also rejects NaN
+        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
 
 
 class BlockingAPI:
@@ -44,6 +56,8 @@ class BlockingAPI:
     _last_error: BaseException | None
     _close_event: CloseEvent | None
     _inbox: collections.deque[str | bytes]
+    _inbox_bytes: int
+    _config: Config
     _waiting: int
 
     if TYPE_CHECKING:
@@ -55,27 +69,34 @@ class BlockingAPI:
     def connect(self, timeout: float | None = None) -> None:
         """Open (if not yet started) and wait until OPEN.
 
-        Without ``timeout`` the wait is bounded by ``open_timeout`` per attempt; with a
+        Returns at once when already OPEN (``open()`` instead raises: it starts a
+        connection, ``connect()`` makes sure there is one).  A negative ``timeout`` is a
+        ``ValueError``.  Without ``timeout`` the wait is bounded by ``open_timeout`` per
+        attempt; with a
         :class:`~qtws.ReconnectPolicy` it goes on through the reconnect attempts.  Raises
         ``TimeoutError`` when ``timeout`` expires (the attempt is then abandoned) and the
         connection's error (``OSError``, :class:`~qtws.HandshakeError`...) if it fails."""
+        _check_timeout(timeout)
         self._check_blocking("connect")
         if not self._loop.can_block():
             raise InvalidState(
                 "connect() cannot block inside the running event loop of this proxy; "
                 "use open() and the signals/callbacks"
             )
+        if self._state is ReadyState.OPEN:
+            return
         if not self._started or self._state is ReadyState.CLOSED:
             self.open()
         opens = self._opens
         self._run_waiting(
             lambda: self._state is not ReadyState.CONNECTING or self._opens != opens, timeout
         )
-        if self._state is ReadyState.OPEN or self._opens != opens:
+        state = self._current_state()  # running the loop changed it
+        if state is ReadyState.OPEN or self._opens != opens:
             # Opened (even if it closed again within the same read: the messages it got are
             # buffered for wait_for_next_message, which then raises ConnectionClosed).
             return
-        if self._state is ReadyState.CONNECTING:
+        if state is ReadyState.CONNECTING:
             exc = TimeoutError(f"connect() timed out after {timeout} s")
             if self._last_error is not None:
                 exc.__cause__ = self._last_error
@@ -92,16 +113,14 @@ class BlockingAPI:
         connection is closed and every received message was returned.  Messages are buffered
         for this call while it waits, and at all times when nothing listens to the message
         signals or ``onmessage``."""
+        _check_timeout(timeout)
         self._check_blocking("wait_for_next_message")
         if not self._inbox and self._state is not ReadyState.CLOSED:
             self._run_waiting(
                 lambda: bool(self._inbox) or self._state is ReadyState.CLOSED, timeout
             )
         if self._inbox:
-            msg = self._inbox.popleft()
-            if len(self._inbox) < _INBOX_HIGH_WATER // 2 and self._conn is not None:
-                self._conn.resume_reading()
-            return msg
+            return self._take_message()
         if self._state is ReadyState.CLOSED:
             raise self._closed_exc()
         raise TimeoutError(f"no message within {timeout} s")
@@ -133,6 +152,7 @@ class BlockingAPI:
     def low_level_receive(self, timeout: float | None = None) -> bool:
         """Wait for more bytes from the socket and process them (messages go to the buffer).
         Returns False when the connection is closed or nothing arrived within ``timeout``."""
+        _check_timeout(timeout)
         self._check_blocking("low_level_receive")
         conn = self._conn
         if conn is None or self._state is ReadyState.CLOSED:
@@ -153,6 +173,22 @@ class BlockingAPI:
                 yield self.wait_for_next_message()
             except ConnectionClosed:
                 return
+
+    def _current_state(self) -> ReadyState:
+        return self._state
+
+    def _take_message(self) -> str | bytes:
+        """Pop the oldest buffered message; resume reading once the inbox is half drained."""
+        msg = self._inbox.popleft()
+        self._inbox_bytes -= len(msg)
+        conn = self._conn
+        if (
+            conn is not None
+            and len(self._inbox) < _INBOX_HIGH_WATER // 2
+            and self._inbox_bytes < self._config.queue_budget // 2
+        ):
+            conn.resume_reading()
+        return msg
 
     def _run_waiting(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         """Run the loop for a blocking call; messages arriving meanwhile are buffered."""

@@ -13,8 +13,9 @@ import random
 import re
 import ssl
 import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Union, cast
 
 __all__ = ["Config", "ReconnectPolicy"]
@@ -24,6 +25,23 @@ _VERSION = "0.1.0"
 # Headers the opening handshake itself defines (RFC 6455 4.1); Host/Origin/User-Agent and
 # Authorization may be overridden.
 _RESERVED_HEADERS = {"upgrade", "connection", "content-length", "transfer-encoding"}
+
+# Header values that are secrets: masked in reprs and logs, dropped on cross-origin redirects.
+_SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+def _redact_url(url: str) -> str:
+    """``url`` with the password of its user-info replaced by ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<invalid URL>"
+    if password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
 
 HeadersLike = Union[Sequence[tuple[str, str]], Mapping[str, str]]  # noqa: UP007 - runtime alias on 3.10
 CookiesLike = Union[HeadersLike, http.cookiejar.CookieJar, None]  # noqa: UP007
@@ -139,6 +157,31 @@ class Config:
     # {name: value} sent to this URL's origin, or a CookieJar (keeps Set-Cookie); never in a repr
     cookies: CookiesLike = field(default=None, repr=False)
     trust: str | None = None  # None: OpenSSL's trust paths; "system": the OS store (truststore)
+    # Received-but-undelivered message bytes (inflated) before reading pauses; None: 4 x
+    # max_message_size (64 MiB by default).
+    max_queued_bytes: int | None = None
+    # Bytes waiting to be written beyond which send() raises BufferFull; None: unlimited.
+    max_buffered_bytes: int | None = 64 * 2**20
+
+    @property
+    def queue_budget(self) -> int:
+        """The receive budget in bytes: ``max_queued_bytes`` or 4 x ``max_message_size``."""
+        if self.max_queued_bytes is not None:
+            return self.max_queued_bytes
+        return 4 * (self.max_message_size or 16 * 2**20)
+
+    def __repr__(self) -> str:
+        # Credentials never show: header values of Authorization/Cookie/Proxy-Authorization
+        # and the password of a proxy URL are masked.
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "headers":
+                value = tuple((k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in value)
+            elif f.name == "proxy" and isinstance(value, str):
+                value = _redact_url(value)
+            parts.append(f"{f.name}={value!r}")
+        return f"Config({', '.join(parts)})"
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
@@ -202,6 +245,8 @@ class Config:
         if self.reconnect is not None and not isinstance(self.reconnect, ReconnectPolicy):
             raise TypeError("reconnect must be a qtws.ReconnectPolicy or None")
         _check_size("outbox_limit", self.outbox_limit)
+        _check_size("max_queued_bytes", self.max_queued_bytes)
+        _check_size("max_buffered_bytes", self.max_buffered_bytes)
         if self.outbox_limit is None:
             raise ValueError("outbox_limit must be an int > 0")
 

@@ -76,6 +76,8 @@ _READ_BUDGET = 64 * 1024
 _DISPATCH_BUDGET = 0.02
 # Received events waiting for dispatch beyond which reading stops until they are handed out.
 _BACKLOG_LIMIT = 20_000
+# Request headers dropped when a redirect leads to another scheme, host or port.
+_CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 
 class Sink(Protocol):
@@ -85,6 +87,7 @@ class Sink(Protocol):
     def on_message(self, data: str | bytes) -> None: ...
     def on_ping(self, payload: bytes) -> None: ...
     def on_pong(self, payload: bytes, rtt: float | None) -> None: ...
+    def on_written(self, nbytes: int, drained: bool) -> None: ...
     def on_close(
         self, code: int, reason: str, was_clean: bool, exc: BaseException | None
     ) -> None: ...
@@ -127,7 +130,16 @@ class Connection:
         self._dispatch_depth = 0  # > 0 while events are handed to the sink
         self._finished = False
         self._shutdown_sent = False
+        self._handshake_done = False
         self._bytes_in = 0
+        self._backlog_bytes = 0  # message bytes read inside a slot's nested loop, waiting
+        self._reported_written = 0
+        self._progress_scheduled = False
+        # Config normalised the headers to (name, value) pairs.
+        self._headers: tuple[tuple[str, str], ...] = tuple(config.headers)  # type: ignore[arg-type]
+        self.queue_budget = config.queue_budget
+        # Messages accepted but not (fully) written when the connection ended.
+        self.unsent: list[str | bytes] = []
         self.subprotocol: str | None = None
         self.extensions: tuple[str, ...] = ()
 
@@ -183,13 +195,25 @@ class Connection:
 
     def send_text(self, data: str) -> None:
         """Queue a text message (the core raises InvalidState unless OPEN)."""
-        self._require_proto().send_text(data)
-        self._flush_proto()
+        proto = self._require_proto()
+        proto.send_text(data)
+        self._wq.write(proto.data_to_send(), data)
 
-    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+    def send_binary(self, data: bytes) -> None:
         """Queue a binary message."""
-        self._require_proto().send_binary(data)
-        self._flush_proto()
+        proto = self._require_proto()
+        proto.send_binary(data)
+        self._wq.write(proto.data_to_send(), data)
+
+    def report_progress(self, enabled: bool) -> None:
+        """Report written bytes and a drained queue to the sink (``on_written``), at most
+        once per loop turn; off by default (it costs a callback per burst)."""
+        self._wq.on_progress = self._progress_made if enabled else None
+
+    def abort_opening(self) -> None:
+        """``close()`` before OPEN was reported: abandon the attempt (1006, no error)."""
+        if not self._finished:
+            self._finish(1006, "closed before the connection opened", False, None)
 
     def send_ping(self, payload: bytes = b"") -> None:
         """Send a ping; its pong's round trip is reported with ``on_pong``."""
@@ -282,7 +306,7 @@ class Connection:
         self._reader = self.loop.add_reader(result.fileno(), self.guard(self._on_readable))
         self._phase = "ws"
         cfg = self.config
-        headers: list[tuple[str, str]] = list(cfg.headers)  # type: ignore[arg-type]
+        headers = list(self._headers)
         if cfg.cookies is not None:
             cookie = cookie_header(cfg.cookies, self.uri, self._origin)  # type: ignore[arg-type]
             if cookie:
@@ -307,7 +331,7 @@ class Connection:
     def _on_readable(self) -> None:
         if self._finished or self._sock is None:
             return
-        if self._paused or self._eof_seen or self._sliced or len(self._events) >= _BACKLOG_LIMIT:
+        if self._paused or self._eof_seen or self._backlog_full():
             # Resumed by resume_reading() / once the backlog is dispatched: reading more
             # while a flood is being handed out in slices would starve the loop's timers.
             self._cancel_reader()
@@ -334,7 +358,7 @@ class Connection:
             except OSError as exc:
                 self._deliver(chunks)
                 if not self._finished:
-                    self._finish(1006, "", False, exc)
+                    self._on_socket_error(exc)
                 return
             if not data:
                 eof = True
@@ -371,6 +395,15 @@ class Connection:
         self._process_events()
 
     def _on_eof(self) -> None:
+        if self._proto is not None and not self._handshake_done:
+            where = f"{self.uri.host}:{self.uri.port}"
+            self._finish(
+                1006,
+                "",
+                False,
+                ConnectionResetError(f"{where} closed the connection during the WebSocket upgrade"),
+            )
+            return
         if self._proto is None:
             self._finish(
                 1006, "", False, ConnectionResetError("connection closed during the handshake")
@@ -420,6 +453,8 @@ class Connection:
                     self._on_pong(event.payload)
                 elif not isinstance(event, Ping):  # its pong is already queued
                     self._events.append(event)
+                    if isinstance(event, (TextMessage, BinaryMessage)):
+                        self._backlog_bytes += len(event.data)
             self._flush_proto()
             return
         self._events.extend(new)
@@ -453,6 +488,7 @@ class Connection:
             self._dispatch_depth -= 1
         if self._finished or self._sliced or events or proto is not self._proto:
             return
+        self._backlog_bytes = 0
         self._flush_proto()
         self._after_io()
         if self.finished:
@@ -483,6 +519,7 @@ class Connection:
                 self._on_pong(event.payload)
             elif isinstance(event, HandshakeComplete):
                 self._keep_cookies(event.headers)
+                self._handshake_done = True
                 self._cancel_timer("open")
                 self.subprotocol = event.subprotocol
                 self.extensions = event.extensions
@@ -514,7 +551,16 @@ class Connection:
 
     def reading_suspended(self) -> bool:
         """Reading stopped on purpose (backpressure or a backlog), so silence proves nothing."""
-        return self._paused or self._sliced or len(self._events) >= _BACKLOG_LIMIT
+        return self._paused or self._backlog_full()
+
+    def _backlog_full(self) -> bool:
+        """Events wait (a flood in slices, or read inside a slot's nested loop) beyond what
+        may be read before the application takes them: in count, and in message bytes."""
+        return (
+            self._sliced
+            or len(self._events) >= _BACKLOG_LIMIT
+            or self._backlog_bytes >= self.queue_budget
+        )
 
     def poll_input(self) -> None:
         """Read and dispatch what already waits, before a liveness timer decides: after a
@@ -561,6 +607,15 @@ class Connection:
             )
             return
         self._redirects.append(target.url)
+        if (target.secure, target.host.lower(), target.port) != (
+            self.uri.secure,
+            self.uri.host.lower(),
+            self.uri.port,
+        ):
+            # Credentials never follow a redirect to another origin (as curl and requests do).
+            self._headers = tuple(
+                (k, v) for k, v in self._headers if k.lower() not in _CREDENTIAL_HEADERS
+            )
         self._teardown_io()
         self._events.clear()
         self._eof_seen = self._sliced = False
@@ -612,7 +667,29 @@ class Connection:
             self._wq.write(data)
 
     def _on_write_error(self, exc: OSError) -> None:
+        self._on_socket_error(exc)
+
+    def _on_socket_error(self, exc: OSError) -> None:
+        proto = self._proto
+        if proto is not None and proto.was_clean:
+            # The closing handshake is complete: a reset or EPIPE now (a server that closes
+            # with our echo unread) loses nothing, so the close stays clean (RFC 6455 7.1.4).
+            self._end_from_proto(eof=True)
+            return
         self._finish(1006, "", False, exc)
+
+    def _progress_made(self) -> None:
+        if not self._progress_scheduled:
+            self._progress_scheduled = True
+            self.loop.call_soon(self.guard(self._report_written))
+
+    def _report_written(self) -> None:
+        self._progress_scheduled = False
+        written = self._wq.written
+        delta = written - self._reported_written
+        self._reported_written = written
+        if delta or not self._wq:
+            self._sink.on_written(delta, not self._wq)
 
     def _on_drained(self) -> None:
         if not self._finished:
@@ -688,6 +765,7 @@ class Connection:
             for name in list(self._timers):
                 self._cancel_timer(name)
             self._keepalive.stop()
+            self.unsent = self._wq.unsent()
             self._teardown_io()
             self._wq.clear()
         finally:

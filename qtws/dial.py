@@ -268,6 +268,9 @@ class Dialer:
             data = sock.recv(_PROXY_RESPONSE_LIMIT)
         except (BlockingIOError, InterruptedError):
             return
+        if not data:
+            self._report(ConnectionResetError(f"{self._peer} closed the connection during CONNECT"))
+            return
         parser.receive_data(data)
         try:
             event = parser.next_event()
@@ -275,10 +278,6 @@ class Dialer:
             self._report(HandshakeError(f"invalid response from {self._peer}: {exc}"))
             return
         if event is h11.NEED_DATA:
-            if not data:
-                self._report(
-                    ConnectionResetError(f"{self._peer} closed the connection during CONNECT")
-                )
             return
         if isinstance(event, h11.Response) and 200 <= event.status_code < 300:
             leftover, _closed = parser.trailing_data

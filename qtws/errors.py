@@ -6,6 +6,7 @@
      +-- WebSocketError                 base of every qtws error
           +-- InvalidURI                the URL is not a valid ws:// or wss:// URL
           +-- InvalidState              wrong state for the call (e.g. send after close)
+          |    +-- BufferFull           send(): outbox or write buffer at its limit
           +-- ConnectionClosed          the connection is closed (and, for reads, drained)
           +-- ProtocolError             the peer broke RFC 6455/7692; carries the close code
           |    +-- PayloadTooBig        a message or frame exceeded a configured limit (1009)
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BufferFull",
     "ConnectionClosed",
     "HandshakeError",
     "InvalidHeader",
@@ -50,6 +52,12 @@ class InvalidURI(WebSocketError, ValueError):
 
 class InvalidState(WebSocketError):
     """The operation is not allowed in the current state (e.g. ``send()`` after close)."""
+
+
+class BufferFull(InvalidState):
+    """``send()`` refused a message: the outbox holds ``outbox_limit`` messages, or the bytes
+    waiting to be written exceed ``Config.max_buffered_bytes``.  Nothing was queued; wait for
+    ``drained`` (or watch ``buffered_amount``) and send again."""
 
 
 class ConnectionClosed(WebSocketError):

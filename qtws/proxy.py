@@ -35,6 +35,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .config import _redact_url as redact_url
 from .core import WebSocketURI
 
 __all__ = ["SOCKS_SCHEMES", "ProxySpec", "SystemProxy", "parse_proxy", "proxy_for", "redact_url"]
@@ -83,19 +84,6 @@ class ProxySpec:
         return f"{kind} proxy {host}:{self.port}"
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the password of its user-info replaced by ``***`` (for messages/logs)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -118,6 +106,8 @@ def proxy_for(
         return None
     if setting not in ("auto", "system"):
         return parse_proxy(setting)
+    if _is_loopback(uri.host):
+        return None
     env = urllib.request.getproxies_environment()
     if setting == "system" and not env.keys() & {"https", "http", "all"}:
         # Environment variables take precedence where they are set (as in curl and Qt).

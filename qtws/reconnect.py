@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Callable, Iterable
 
 from .config import ReconnectPolicy
-from .errors import InvalidState, InvalidStatus, InvalidURI, NegotiationError
+from .errors import BufferFull, InvalidStatus, InvalidURI, NegotiationError
 from .loop.base import EventLoopProxy, Handle
 
 __all__ = ["Outbox", "Reconnector", "is_permanent"]
@@ -49,6 +49,7 @@ class Outbox:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._queue: collections.deque[Message] = collections.deque()
+        self._nbytes = 0
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -59,25 +60,31 @@ class Outbox:
     @property
     def nbytes(self) -> int:
         """The payload bytes waiting (text as UTF-8)."""
-        return sum(map(_size, self._queue))
+        return self._nbytes
 
     def check_room(self, extra: int = 0) -> None:
-        """Raise :class:`InvalidState` if ``extra`` more messages would not fit."""
+        """Raise :class:`~qtws.BufferFull` unless one more message (after ``extra`` already
+        promised ones) fits."""
         if len(self._queue) + extra >= self.limit:
-            raise InvalidState(f"outbox full ({self.limit} messages waiting for the connection)")
+            raise BufferFull(f"outbox full ({self.limit} messages waiting for the connection)")
 
     def put(self, msg: Message) -> None:
-        """Queue ``msg``; :class:`InvalidState` when the outbox is full."""
+        """Queue ``msg``; :class:`~qtws.BufferFull` when the outbox is full."""
         self.check_room()
         self._queue.append(msg)
+        self._nbytes += _size(msg)
 
     def put_front(self, msgs: Iterable[Message]) -> None:
         """Put ``msgs`` (in order) ahead of everything queued: they were accepted earlier."""
-        self._queue.extendleft(reversed(list(msgs)))
+        msgs = list(msgs)
+        self._queue.extendleft(reversed(msgs))
+        self._nbytes += sum(map(_size, msgs))
 
     def popleft(self) -> Message:
         """The oldest message."""
-        return self._queue.popleft()
+        msg = self._queue.popleft()
+        self._nbytes -= _size(msg)
+        return msg
 
     def drop_all(self, why: str) -> int:
         """Forget every message (logged once); returns how many there were."""
@@ -85,6 +92,7 @@ class Outbox:
         if n:
             _log.warning("%d queued message(s) were never sent: %s", n, why)
             self._queue.clear()
+            self._nbytes = 0
         return n
 
 

@@ -16,6 +16,9 @@ class ReadyState(enum.IntEnum):
     CLOSING = 2  #: the closing handshake is in progress
     CLOSED = 3  #: closed, or the connection could not be opened
 
+    def __str__(self) -> str:
+        return self.name
+
 
 @dataclass(frozen=True)
 class CloseEvent:

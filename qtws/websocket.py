@@ -49,7 +49,7 @@ from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .config import Config
 from .connection import Connection
 from .core import State, WebSocketURI, parse_uri
-from .errors import InvalidState
+from .errors import BufferFull, InvalidState
 from .loop.base import EventLoopProxy
 from .reconnect import Outbox, Reconnector
 from .state import CloseEvent, ReadyState, Stats
@@ -60,7 +60,14 @@ _log = logging.getLogger("qtws")
 _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entrancy check)
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
-_COUNTED_SIGNALS = ("message", "text_message", "binary_message")
+_COUNTED_SIGNALS = ("message", "text_message", "binary_message", "bytes_written", "drained")
+# Spellings from other libraries (websocket-client) that would silently do nothing here.
+_FOREIGN_CALLBACKS = {
+    "on_open": "onopen",
+    "on_message": "onmessage",
+    "on_error": "onerror",
+    "on_close": "onclose",
+}
 
 
 def _validate_close(code: int, reason: str) -> None:
@@ -104,6 +111,11 @@ class _Sink:
         if ws is not None:
             ws._report_pong(payload, rtt)
 
+    def on_written(self, nbytes: int, drained: bool) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._report_written(nbytes, drained)
+
     def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
         ws = self._ws()
         if ws is not None:
@@ -146,10 +158,28 @@ class WebSocket(BlockingAPI, QObject):
         state_changed(object)        the new ReadyState
         pong_received(bytes, float)  a pong answering our ping, and its round trip in seconds
         reconnecting(int, float)     reconnect attempt number and the delay before it
+        bytes_written(int)           bytes handed to the socket since the last emission
+        drained()                    nothing waits to be written any more (buffered_amount 0)
 
-    Browser-style callbacks ``onopen``, ``onmessage``, ``onerror``, ``onclose`` receive the
-    same arguments.  See the module docstring for the exact signal sequences.
+    Browser-style callbacks ``onopen()``, ``onmessage(str | bytes)``,
+    ``onerror(BaseException)``, ``onclose(CloseEvent)`` receive the same arguments (setting
+    ``on_open``/``on_message``... raises ``AttributeError`` naming the right spelling: those
+    are websocket-client's names, with other signatures).  See the module docstring for the
+    exact signal sequences.
+
+    This class is over 300 lines because every public call re-checks state after each
+    emission (a slot may close, send or delete); its pieces live beside it: the blocking API
+    in :mod:`qtws.blocking`, reconnect and outbox in :mod:`qtws.reconnect`.
     """
+
+    #: Browser-style callback: the connection is OPEN.
+    onopen: Callable[[], Any] | None = None
+    #: Browser-style callback: a message (``str`` or ``bytes``).
+    onmessage: Callable[[str | bytes], Any] | None = None
+    #: Browser-style callback: an error (a closed call follows).
+    onerror: Callable[[BaseException], Any] | None = None
+    #: Browser-style callback: the connection closed (a :class:`CloseEvent`).
+    onclose: Callable[[CloseEvent], Any] | None = None
 
     opened = pyqtSignal()
     message = pyqtSignal(object)
@@ -160,6 +190,16 @@ class WebSocket(BlockingAPI, QObject):
     state_changed = pyqtSignal(object)
     pong_received = pyqtSignal(bytes, float)
     reconnecting = pyqtSignal(int, float)
+    bytes_written = pyqtSignal(int)
+    drained = pyqtSignal()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FOREIGN_CALLBACKS:
+            raise AttributeError(
+                f"qtws.WebSocket has no {name!r}: use ws.{_FOREIGN_CALLBACKS[name]} = callback "
+                f"(browser style, called with the event's arguments only) or the signals"
+            )
+        super().__setattr__(name, value)
 
     def __init__(
         self,
@@ -200,7 +240,7 @@ class WebSocket(BlockingAPI, QObject):
         self._waiting = 0  # depth of blocking calls running the loop for messages
         self._user_closed = False
         self._close_requested = False  # close() called from another thread, not yet run
-        self._close_after_open: tuple[int, str] | None = None
+        self._inbox_bytes = 0  # payload bytes in _inbox (the byte budget)
         self._retry = Reconnector(self._loop, config.reconnect)
         self._close_event: CloseEvent | None = None
         self._last_error: BaseException | None = None
@@ -208,10 +248,6 @@ class WebSocket(BlockingAPI, QObject):
         self._counts = {"mi": 0, "mo": 0, "bi": 0, "bo": 0, "rc": 0, "un": 0}
         self._protocol: str | None = None
         self._extensions: tuple[str, ...] = ()
-        self.onopen: Callable[[], Any] | None = None
-        self.onmessage: Callable[[str | bytes], Any] | None = None
-        self.onerror: Callable[[BaseException], Any] | None = None
-        self.onclose: Callable[[CloseEvent], Any] | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -275,6 +311,11 @@ class WebSocket(BlockingAPI, QObject):
         self._bind_thread()
         if self._started and self._state is not ReadyState.CLOSED:
             raise InvalidState("open() called twice: the WebSocket is already connecting or open")
+        if self._given_loop is None:
+            # The loop is the one current when open() runs (a WebSocket made before the
+            # QApplication must use Qt's loop, not the selectors loop app.exec() never runs).
+            self._loop = _loop.get_event_loop_proxy()
+            self._retry.loop = self._loop
         if self._state is ReadyState.CLOSED:
             self._reset()
         self._started = True
@@ -288,9 +329,10 @@ class WebSocket(BlockingAPI, QObject):
     def send(self, data: str | bytes | bytearray | memoryview) -> None:
         """Send a text (``str``) or binary (bytes-like) message.
 
-        While CONNECTING the message waits in the outbox and is sent on open; when the outbox
-        holds ``outbox_limit`` messages, or after ``close()``, raises :class:`InvalidState`.
-        Safe from any thread."""
+        While CONNECTING the message waits in the outbox and is sent on open.  Raises
+        :class:`~qtws.BufferFull` when the outbox holds ``outbox_limit`` messages or more than
+        ``max_buffered_bytes`` wait to be written (a message is always accepted when nothing
+        waits), :class:`InvalidState` after ``close()``.  Safe from any thread."""
         if isinstance(data, str):
             msg: str | bytes = data
         elif isinstance(data, (bytes, bytearray, memoryview)):
@@ -301,6 +343,15 @@ class WebSocket(BlockingAPI, QObject):
             raise InvalidState(f"cannot send: the WebSocket is {self._state.name}")
         if self._close_requested:
             raise InvalidState("cannot send: close() was called")
+        limit = self._config.max_buffered_bytes
+        conn = self._conn
+        if limit is not None and conn is not None:
+            waiting = conn.buffered_amount
+            if waiting and waiting + len(msg) > limit:
+                raise BufferFull(
+                    f"{waiting} bytes wait to be written (max_buffered_bytes={limit}): "
+                    "wait for `drained` and send again"
+                )
         if threading.get_ident() != self._thread:
             with self._inflight_lock:
                 # The outbox limit holds for other threads too: count their queued sends.
@@ -353,6 +404,8 @@ class WebSocket(BlockingAPI, QObject):
     # ------------------------------------------------------------------ driver reports (via _Sink)
     def _report_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
         """The upgrade completed."""
+        if self._user_closed:
+            return  # close() came first: no `opened` (the connection is being abandoned)
         self._retry.reset()
         self._opens += 1
         if self._conn is not None:
@@ -373,10 +426,6 @@ class WebSocket(BlockingAPI, QObject):
             and self._state is ReadyState.OPEN
         ):
             self._send_now(self._outbox.popleft())
-        if self._close_after_open is not None and self._state is ReadyState.OPEN:
-            code, reason = self._close_after_open
-            self._close_after_open = None
-            self._begin_close(code, reason)
 
     def _report_message(self, data: str | bytes) -> None:
         """A complete message.  (The hottest path: emission is inlined.)"""
@@ -388,8 +437,12 @@ class WebSocket(BlockingAPI, QObject):
         # will see this message (so nothing is dropped unseen).
         if self._waiting or not (callback or n["message"] or n[kind]):
             self._inbox.append(data)
+            self._inbox_bytes += len(data)
             conn = self._conn
-            if len(self._inbox) >= _INBOX_HIGH_WATER and conn is not None:
+            if conn is not None and (
+                len(self._inbox) >= _INBOX_HIGH_WATER
+                or self._inbox_bytes >= self._config.queue_budget
+            ):
                 # Nobody reads: stop reading the socket (TCP pushes back on the server)
                 # rather than buffer without bound; the blocking reads resume it.
                 conn.pause_reading()
@@ -412,6 +465,13 @@ class WebSocket(BlockingAPI, QObject):
         finally:
             _tls.depth = depth
 
+    def _report_written(self, nbytes: int, drained: bool) -> None:
+        """Bytes went out (reported only while bytes_written/drained have listeners)."""
+        if nbytes and self._listeners["bytes_written"] and not self._emit("bytes_written", nbytes):
+            return
+        if drained and not self._outbox and self._listeners["drained"]:
+            self._emit("drained")
+
     def _report_pong(self, payload: bytes, rtt: float | None) -> None:
         """A pong arrived."""
         if rtt is not None:
@@ -423,16 +483,25 @@ class WebSocket(BlockingAPI, QObject):
     ) -> None:
         """The connection ended (exactly once per connection)."""
         conn = self._conn
+        unsent: list[str | bytes] = []
         if conn is not None:
             self._counts["bi"] += conn.bytes_in
             self._counts["bo"] += conn.bytes_out
+            unsent = conn.unsent
+            self._counts["mo"] -= len(unsent)  # they were counted as sent
         self._conn = None
         self._last_error = exc
         if not self._user_closed:
             delay = self._retry.next_delay(exc)
             if delay is not None:
+                # Accepted messages whose bytes never left the process go out first after
+                # the reconnect, in order (bytes the kernel took may be lost with TCP).
+                self._outbox.put_front(unsent)
                 self._schedule_reconnect(delay, exc)
                 return
+        if unsent:
+            self._counts["un"] += len(unsent)
+            _log.warning("%d message(s) were never written: the connection ended", len(unsent))
         self._final_close(CloseEvent(code, reason, was_clean), exc)
 
     # ------------------------------------------------------------------ internals
@@ -440,6 +509,7 @@ class WebSocket(BlockingAPI, QObject):
         self._retry.cancel()
         conn = Connection(self._loop, self._uri, self._config, self._sink)
         self._conn = conn
+        self._update_progress_reports()
         conn.start()
 
     def _schedule_reconnect(self, delay: float, exc: BaseException | None) -> None:
@@ -479,9 +549,13 @@ class WebSocket(BlockingAPI, QObject):
         if state is ReadyState.OPEN and conn is not None and not conn.finished:
             if conn.state is not State.OPEN:
                 # The peer's close (or a protocol error) arrived in the read being dispatched:
-                # the connection is closing though `closed` has not been emitted yet.  As
-                # browsers do in CLOSING, drop the message (counted and logged), never raise
+                # the connection is closing though `closed` has not been emitted yet.  With a
+                # reconnect policy the message waits for the next connection; otherwise, as
+                # browsers do in CLOSING, it is dropped (counted and logged), never raised
                 # into the slot that sent it.
+                if self._config.reconnect is not None and not self._user_closed:
+                    self._outbox.put(msg)
+                    return
                 self._counts["un"] += 1
                 _log.warning("message not sent: the connection is closing")
                 return
@@ -511,13 +585,10 @@ class WebSocket(BlockingAPI, QObject):
             if self._state is ReadyState.CLOSING:
                 self._emit("state_changed", ReadyState.CLOSING)
             return
-        if conn is not None and self._outbox:
-            # CONNECTING with queued messages: keep the promise that earlier sends precede
-            # the close frame by closing right after the open.
-            self._close_after_open = (code, reason)
-            return
         if conn is not None:
-            conn.close(code, reason)  # aborts the attempt -> on_close(1006)
+            # As in browsers, close() while CONNECTING abandons the attempt: no `opened`, the
+            # outbox is reported unsent, one `closed(1006)` and no `error`.
+            conn.abort_opening()
             return
         # Not started, or waiting to reconnect.
         self._final_close(CloseEvent(1006, "closed before the connection opened", False), None)
@@ -533,8 +604,8 @@ class WebSocket(BlockingAPI, QObject):
         self._close_event = None
         self._last_error = None
         self._retry.reset()
-        self._close_after_open = None
         self._inbox.clear()
+        self._inbox_bytes = 0
 
     def _emit(self, name: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Emit signal ``name(*args)``, then ``callback(*args)``; False if the object was deleted
@@ -566,12 +637,21 @@ class WebSocket(BlockingAPI, QObject):
         name = bytes(signal.name().data()).decode()
         if name in self._listeners:
             self._listeners[name] += 1
+            self._update_progress_reports()
 
     def disconnectNotify(self, signal: QMetaMethod) -> None:
         """Count disconnections from the message signals."""
         name = bytes(signal.name().data()).decode()
         if self._listeners.get(name, 0) > 0:
             self._listeners[name] -= 1
+            self._update_progress_reports()
+
+    def _update_progress_reports(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            conn.report_progress(
+                bool(self._listeners["bytes_written"] or self._listeners["drained"])
+            )
 
     def _barrier(self, fn: Callable[..., None], *args: Any) -> None:
         """Run a marshalled call; its exceptions are logged, never raised into the loop."""

@@ -9,6 +9,10 @@ of a loop turn goes out at once and later ones are *corked* into one ``send`` at
 the turn; the selectors proxy (blocking scripts) writes every message at once.  Small queued
 pieces are coalesced into one ``send``; a partial write keeps the rest as a memoryview (TLS
 retries need the same buffer).
+
+Each application message written is tagged with the offset of its last byte, so when a
+connection drops, :meth:`WriteQueue.unsent` names the messages whose bytes never (or only
+partly) left the process: they can be sent again on the next connection without duplicates.
 """
 
 from __future__ import annotations
@@ -48,16 +52,24 @@ class WriteQueue:
         self._corked = False
         self._writer: Handle | None = None
         self.sock: socket.socket | None = None
+        self._queued_total = 0  # bytes ever queued
+        # (offset just past the message's last byte, message), oldest first.
+        self._tags: collections.deque[tuple[int, str | bytes]] = collections.deque()
+        self.on_progress: Callable[[], None] | None = None  # after bytes were written
 
     def __bool__(self) -> bool:
         return bool(self._out)
 
-    def write(self, data: bytes) -> None:
-        """Queue ``data`` and send what the socket takes now."""
+    def write(self, data: bytes, message: str | bytes | None = None) -> None:
+        """Queue ``data`` (ending with the frames of ``message``, if given) and send what the
+        socket takes now."""
         if not data:
             return
         self._out.append(data)
         self.size += len(data)
+        self._queued_total += len(data)
+        if message is not None:
+            self._tags.append((self._queued_total, message))
         if self._writer is not None or self._corked or self.sock is None:
             return  # the writer notifier, the pending uncork or the socket's arrival sends it
         self.flush()
@@ -67,10 +79,16 @@ class WriteQueue:
             self._corked = True
             self._loop.call_soon(self._guard(self._uncork))
 
+    def unsent(self) -> list[str | bytes]:
+        """The tagged messages whose last byte was not written yet, oldest first."""
+        return [msg for end, msg in self._tags if end > self.written]
+
     def clear(self) -> None:
         """Drop everything queued and stop writing."""
         self._out.clear()
+        self._tags.clear()
         self.size = 0
+        self._queued_total = self.written  # offsets stay comparable with `written`
         self.stop()
 
     def stop(self) -> None:
@@ -127,11 +145,16 @@ class WriteQueue:
                 # buffer contents, which a memoryview slice preserves).
                 out[0] = memoryview(chunk)[n:]
                 break
+        tags = self._tags
+        while tags and tags[0][0] <= self.written:
+            tags.popleft()
         if out:
             if self._writer is None:
                 self._writer = self._loop.add_writer(sock.fileno(), self._guard(self._on_writable))
         else:
             self.stop()
+        if self.on_progress is not None:
+            self.on_progress()
 
     def _on_writable(self) -> None:
         self.flush()

@@ -261,26 +261,36 @@ def test_proxy_auth_failure(qtbot: QtBot, proxy_server: HttpProxy) -> None:
     assert errors[0].status == 407
 
 
-def test_proxy_from_environment_and_no_proxy(
-    qtbot: QtBot, proxy_server: HttpProxy, monkeypatch: pytest.MonkeyPatch
+def test_environment_proxy_is_not_used_for_loopback(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qtws.core import parse_uri
-    from qtws.proxy import proxy_for
-
-    monkeypatch.setenv("http_proxy", f"http://user:s3cret@127.0.0.1:{proxy_server.port}")
-    monkeypatch.setenv("no_proxy", "")
+    """http_proxy points at a dead port: a loopback server is still reached directly (as in
+    browsers), while an explicit Config.proxy is used even for loopback (see the proxy tests)."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{dead_port}")
+    monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("HTTP_PROXY", raising=False)
     with ws_server() as srv:
-        assert proxy_for(parse_uri(srv.url), "auto") is not None
         ws = qtws.WebSocket(srv.url, config=cfg(proxy="auto"))
         with qtbot.waitSignal(ws.opened, timeout=8000):
             ws.open()
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    assert proxy_for(parse_uri("ws://127.0.0.1:9/"), "auto") is None
-    assert proxy_for(parse_uri("ws://127.0.0.1:9/"), None) is None
+
+
+def test_errors_through_a_proxy_name_the_proxy(qtbot: QtBot) -> None:
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    ws = qtws.WebSocket("ws://127.0.0.1:9/", config=cfg(proxy=f"http://127.0.0.1:{dead_port}"))
+    errors, ev = run_to_close(qtbot, ws)
+    assert isinstance(errors[0], ConnectionRefusedError)
+    assert f"HTTP proxy 127.0.0.1:{dead_port}" in str(errors[0])
+    assert ev.code == 1006
 
 
 class _Watchdog:
@@ -403,19 +413,6 @@ def test_gui_stays_responsive_during_a_flood_of_small_messages(qtbot: QtBot) -> 
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
     assert worst < 0.1, f"GUI thread stalled {worst:.3f} s"
-
-
-def test_unusable_proxy_in_environment_is_ignored(
-    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("all_proxy", "ftp://127.0.0.1:1080")
-    with ws_server() as srv:
-        ws = opened(qtbot, srv.url, cfg(proxy="auto"))
-        assert "ignoring the proxy" in caplog.text
-        with qtbot.waitSignal(ws.closed, timeout=5000):
-            ws.close()
 
 
 def test_duplicate_ping_payloads_each_get_their_pong(qtbot: QtBot) -> None:

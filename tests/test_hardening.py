@@ -1,0 +1,387 @@
+"""Regressions of the hostile-server and careless-app rounds (issues 10, 15, 17): crashes,
+memory bounded in bytes, secrets, close reports, nothing lost on a drop, API traps."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import weakref
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+from websockets.sync.server import ServerConnection
+
+import qtws
+from tests.peer import OP_CLOSE, Peer, PeerConn
+from tests.recorder import Recorder
+from tests.servers import RawServer, ws_server
+
+
+def cfg(**kw: Any) -> qtws.Config:
+    base: dict[str, Any] = {"ping_interval": None, "proxy": None, "open_timeout": 5}
+    base.update(kw)
+    return qtws.Config(**base)
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    env_code = "import os; os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')\n"
+    return subprocess.run(
+        [sys.executable, "-c", env_code + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --------------------------------------------------------------------------- crashes
+def test_collecting_never_opened_websockets_does_not_abort() -> None:
+    out = _run(
+        """
+        import gc, sys
+        from PyQt6.QtCore import QCoreApplication
+        import qtws
+        app = QCoreApplication(sys.argv)
+        for _ in range(100):
+            ws = qtws.WebSocket("ws://127.0.0.1:9/")
+        del ws
+        gc.collect()
+        for _ in range(100):
+            ws = qtws.WebSocket("ws://127.0.0.1:9/")
+            ws.open()
+            ws.close()
+        del ws
+        gc.collect()
+        app.processEvents()
+        print("alive")
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "alive"
+
+
+def test_a_websocket_is_freed_without_the_cycle_collector(qtbot: QtBot) -> None:
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        ws = qtws.WebSocket("ws://127.0.0.1:9/", config=cfg())
+        ref = weakref.ref(ws)
+        del ws
+        assert ref() is None, "a reference cycle keeps the WebSocket alive"
+    finally:
+        gc.enable()
+
+
+def test_opened_never_follows_close_and_its_slot_never_raises(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg())
+        rec = Recorder(ws)
+        ws.opened.connect(lambda: ws.send("subscribe"))
+        ws.send("early")
+        ws.open()
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+    assert rec.names() == ["closed"]
+    assert ws.stats.messages_unsent == 1
+
+
+# --------------------------------------------------------------------------- API traps
+def test_websocket_made_before_the_application_uses_the_qt_loop() -> None:
+    out = _run(
+        """
+        import sys
+        import qtws
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        from tests.servers import ws_server
+        with ws_server() as srv:
+            ws = qtws.WebSocket(srv.url, config=qtws.Config(proxy=None))  # no app yet
+            app = QCoreApplication(sys.argv)
+            got = []
+            ws.opened.connect(lambda: ws.send("hi"))
+            ws.message.connect(lambda m: (got.append(m), ws.close()))
+            ws.closed.connect(lambda ev: app.quit())
+            QTimer.singleShot(10000, app.quit)
+            ws.open()
+            app.exec()
+            print(got)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['hi']"
+
+
+@pytest.mark.parametrize("name", ["on_open", "on_message", "on_error", "on_close"])
+def test_websocket_client_callback_names_raise_with_a_hint(name: str) -> None:
+    ws = qtws.WebSocket("ws://127.0.0.1:9/")
+    with pytest.raises(AttributeError, match=f"use ws.{name.replace('_', '')} = "):
+        setattr(ws, name, lambda *a: None)
+    assert not any(n.startswith("on_") for n in dir(ws) if not n.startswith("_"))
+
+
+def test_ready_state_prints_its_name_and_timeouts_are_validated() -> None:
+    assert str(qtws.ReadyState.OPEN) == "OPEN"
+    assert f"{qtws.ReadyState.CLOSED}" == "CLOSED"
+    ws = qtws.WebSocket("ws://127.0.0.1:9/")
+    with pytest.raises(ValueError, match="timeout"):
+        ws.connect(timeout=-1)
+    with pytest.raises(ValueError, match="timeout"):
+        ws.wait_for_next_message(timeout=float("nan"))
+
+
+def test_connect_on_an_open_websocket_returns_at_once(qtbot: QtBot) -> None:
+    with ws_server() as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg())
+        ws.connect(timeout=5)
+        ws.connect(timeout=5)  # a no-op, documented
+        with pytest.raises(qtws.InvalidState):
+            ws.open()
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+# --------------------------------------------------------------------------- secrets
+def test_config_repr_masks_credentials() -> None:
+    c = qtws.Config(
+        headers={"Authorization": "Bearer t0ken", "Cookie": "sid=c00kie", "X-Trace": "1"},
+        proxy="http://user:pr0xypw@proxy.example:3128",
+    )
+    text = repr(c)
+    for secret in ("t0ken", "c00kie", "pr0xypw"):
+        assert secret not in text
+    assert "X-Trace" in text and "'1'" in text and "proxy.example" in text
+
+
+def test_bad_proxy_setting_message_masks_the_password() -> None:
+    with pytest.raises(ValueError) as info:
+        qtws.Config(proxy="socks9://user:pr0xypw@proxy.example:1080")
+    assert "pr0xypw" not in str(info.value)
+
+
+def test_credentials_never_follow_a_redirect_to_another_origin(qtbot: QtBot) -> None:
+    with ws_server() as target:
+
+        def redirector(c: socket.socket) -> None:
+            c.recv(65536)
+            loc = f"ws://127.0.0.1:{target.port}/there"  # another port: another origin
+            c.sendall(
+                f"HTTP/1.1 302 Found\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+
+        with RawServer(redirector) as srv:
+            headers = {"Authorization": "Bearer t0ken", "Cookie": "sid=1", "X-Keep": "yes"}
+            ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/here", config=cfg(headers=headers))
+            with qtbot.waitSignal(ws.opened, timeout=5000):
+                ws.open()
+            with qtbot.waitSignal(ws.closed, timeout=5000):
+                ws.close()
+        request = target.requests[-1]
+    assert request.headers["X-Keep"] == "yes"
+    assert "Authorization" not in request.headers
+    assert "Cookie" not in request.headers
+
+
+def test_same_origin_redirect_keeps_credentials(qtbot: QtBot) -> None:
+    """A redirect to another path of the same scheme, host and port keeps the headers."""
+    seen: list[str] = []
+    box: list[int] = []
+
+    def handler(conn: ServerConnection) -> None:
+        conn.recv()
+
+    def process_request(conn: ServerConnection, request: Any) -> Any:
+        seen.append(request.headers.get("Authorization", ""))
+        if request.path == "/here":
+            response = conn.respond(302, "")
+            response.headers["Location"] = f"ws://127.0.0.1:{box[0]}/there"
+            return response
+        return None
+
+    with ws_server(handler, process_request=process_request) as srv:
+        box.append(srv.port)
+        config = cfg(headers={"Authorization": "Bearer t0ken"})
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/here", config=config)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        assert ws.url.endswith("/there")
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+    assert seen == ["Bearer t0ken", "Bearer t0ken"]
+
+
+# --------------------------------------------------------------------------- memory in bytes
+@pytest.mark.xfail(
+    strict=True,
+    reason="one 64 KiB read of deflated frames still inflates every message in it: needs the "
+    "core's bounded-inflate API (issue 10.5), being built",
+)
+def test_unread_messages_pause_reading_by_bytes_not_count(qtbot: QtBot) -> None:
+    """A deflating server sends 60 x 1 MiB (a few KiB on the wire) to an app that listens only
+    to text_message: the binary messages wait unread, within the byte budget, and reading
+    pauses (TCP pushes back) instead of inflating everything into memory."""
+    budget = 4 * 2**20
+    sent = threading.Event()
+
+    def handler(conn: ServerConnection) -> None:
+        for i in range(60):
+            conn.send(bytes([i]) * 2**20)
+        sent.set()
+        conn.recv()
+
+    with ws_server(handler) as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg(max_queued_bytes=budget))
+        ws.text_message.connect(lambda t: None)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        assert sent.wait(10)
+        qtbot.waitUntil(lambda: ws._inbox_bytes >= budget, timeout=10000)
+        qtbot.wait(100)  # reading is paused: nothing more comes in
+        assert ws._inbox_bytes <= budget + 2**20
+        got = [ws.wait_for_next_message(timeout=10) for _ in range(60)]
+        assert [m[0] for m in got] == list(range(60))  # type: ignore[index]
+        ws.close()
+
+
+# --------------------------------------------------------------------------- close reports
+def test_reset_after_the_closing_handshake_is_a_clean_close(qtbot: QtBot) -> None:
+    """The server sends its close, then resets TCP with the client's echo unread (what the
+    Autobahn fuzzing server does): the handshake completed, so the close is clean."""
+
+    def script(conn: PeerConn) -> None:
+        conn.send_close(4000, "bye")
+        frame = conn.recv_frame(timeout=5)  # the echo is here: we read it
+        assert frame is not None and frame.opcode == OP_CLOSE
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        conn.sock.close()  # RST
+
+    with Peer(script) as peer:
+        ws = qtws.WebSocket(peer.url, config=cfg())
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=8000) as blocker:
+            ws.open()
+        peer.join()
+    assert blocker.args[0] == qtws.CloseEvent(4000, "bye", True)
+    assert "error" not in rec.names()
+
+
+def test_reset_before_the_closing_handshake_stays_an_error(qtbot: QtBot) -> None:
+    def script(conn: PeerConn) -> None:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        conn.sock.close()
+
+    with Peer(script) as peer:
+        ws = qtws.WebSocket(peer.url, config=cfg())
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=8000) as blocker:
+            ws.open()
+    assert blocker.args[0].code == 1006 and not blocker.args[0].was_clean
+    assert isinstance(rec.first("error"), OSError)
+
+
+def test_proxy_closing_during_connect_fails_at_once_naming_the_proxy(qtbot: QtBot) -> None:
+    def proxy(c: socket.socket) -> None:
+        c.recv(65536)
+        c.close()
+
+    with RawServer(proxy) as srv:
+        # open_timeout far away: the error must come from the EOF, not the timer.
+        config = cfg(proxy=f"http://127.0.0.1:{srv.port}", open_timeout=60)
+        ws = qtws.WebSocket("ws://feed.example.org/", config=config)
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=10000):
+            ws.open()
+    exc = rec.first("error")
+    assert isinstance(exc, ConnectionResetError), exc
+    assert f"HTTP proxy 127.0.0.1:{srv.port}" in str(exc)
+
+
+def test_eof_during_the_upgrade_names_the_phase(qtbot: QtBot) -> None:
+    def server(c: socket.socket) -> None:
+        c.recv(65536)
+        c.close()
+
+    with RawServer(server) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(open_timeout=60))
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=10000):
+            ws.open()
+    exc = rec.first("error")
+    assert isinstance(exc, ConnectionResetError)
+    assert "during the WebSocket upgrade" in str(exc)
+
+
+# --------------------------------------------------------------------------- nothing lost
+def test_unwritten_messages_go_out_after_a_reconnect(qtbot: QtBot) -> None:
+    """Connection 1 never reads, so most messages wait in qtws's write queue when it is
+    reset; with a reconnect policy they go out, in order and once, on connection 2."""
+    received: list[list[int]] = []
+    first_ready = threading.Event()
+    kill = threading.Event()
+
+    def handler(conn: ServerConnection) -> None:
+        got: list[int] = []
+        received.append(got)
+        if len(received) == 1:
+            first_ready.set()
+            kill.wait(10)
+            conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            conn.socket.close()
+            return
+        for msg in conn:
+            got.append(int.from_bytes(bytes(msg[:4]), "big"))  # type: ignore[arg-type]
+
+    policy = qtws.ReconnectPolicy(initial_delay=0.05, max_delay=0.05, jitter=0)
+    with ws_server(handler, compression=None, max_size=None) as srv:
+        ws = qtws.WebSocket(
+            srv.url, config=cfg(reconnect=policy, compression=False, max_buffered_bytes=None)
+        )
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        assert first_ready.wait(5)
+        n = 200
+        for i in range(n):
+            ws.send(i.to_bytes(4, "big") + bytes(64 * 1024))
+        assert ws.buffered_amount > 0  # the kernel did not take everything
+        with qtbot.waitSignal(ws.reconnecting, timeout=5000):
+            kill.set()
+        qtbot.waitUntil(lambda: len(received) == 2 and bool(received[1]), timeout=10000)
+        qtbot.waitUntil(lambda: received[1][-1:] == [n - 1], timeout=20000)
+        second = received[1]
+        assert second == list(range(second[0], n))  # in order, no gap, no duplicate
+        assert ws.stats.messages_unsent == 0
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
+
+
+def test_send_raises_buffer_full_and_drained_follows(qtbot: QtBot) -> None:
+    release = threading.Event()
+
+    def handler(conn: ServerConnection) -> None:
+        release.wait(20)  # stop reading until told
+        for _ in conn:
+            pass
+
+    limit = 2**20
+    with ws_server(handler, compression=None, max_size=None) as srv:
+        ws = qtws.WebSocket(srv.url, config=cfg(compression=False, max_buffered_bytes=limit))
+        drained: list[bool] = []
+        ws.drained.connect(lambda: drained.append(True))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        sent = 0
+        with pytest.raises(qtws.BufferFull, match="max_buffered_bytes"):
+            for _ in range(10_000):
+                ws.send(bytes(64 * 1024))
+                sent += 1
+        assert ws.buffered_amount <= limit + 64 * 1024
+        assert isinstance(qtws.BufferFull("x"), qtws.InvalidState)
+        release.set()
+        qtbot.waitUntil(lambda: bool(drained) and ws.buffered_amount == 0, timeout=20000)
+        ws.send(b"after drain")  # accepted again
+        with qtbot.waitSignal(ws.closed, timeout=10000):
+            ws.close()
+    assert sent > 0
