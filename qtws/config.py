@@ -175,6 +175,8 @@ class Config:
         # and the password of a proxy URL are masked.
         parts = []
         for f in fields(self):
+            if not f.repr:
+                continue
             value = getattr(self, f.name)
             if f.name == "headers":
                 value = tuple((k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in value)

@@ -395,15 +395,6 @@ class Connection:
         self._process_events()
 
     def _on_eof(self) -> None:
-        if self._proto is not None and not self._handshake_done:
-            where = f"{self.uri.host}:{self.uri.port}"
-            self._finish(
-                1006,
-                "",
-                False,
-                ConnectionResetError(f"{where} closed the connection during the WebSocket upgrade"),
-            )
-            return
         if self._proto is None:
             self._finish(
                 1006, "", False, ConnectionResetError("connection closed during the handshake")
@@ -651,7 +642,14 @@ class Connection:
         exc: BaseException | None = None
         if not proto.was_clean:
             exc = proto.failure
-            if exc is None or isinstance(exc, ConnectionClosed):
+            if self._eof_seen and not self._handshake_done and type(exc) is HandshakeError:
+                # The server hung up before its 101 was complete: a network failure that
+                # names the phase, not a malformed response.
+                where = f"{self.uri.host}:{self.uri.port}"
+                exc = ConnectionResetError(
+                    f"{where} closed the connection during the WebSocket upgrade ({exc})"
+                )
+            elif exc is None or isinstance(exc, ConnectionClosed):
                 # TCP ended without a closing handshake: a network failure, so an OSError.
                 exc = self._last_error or ConnectionResetError(
                     "the server closed the TCP connection without a closing handshake"

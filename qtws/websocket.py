@@ -226,8 +226,8 @@ class WebSocket(BlockingAPI, QObject):
         # Deleting the C++ object (deleteLater, parent deleted) must not leave the connection
         # open: the hook holds only the Python side, which outlives the C++ object.
         # A weak reference: the WebSocket must not need the cycle collector to be freed.
-        watcher = _DeletionWatcher(self)
-        self.destroyed.connect(watcher.on_destroyed)
+        self._watcher = _DeletionWatcher(self)  # held: its slot must outlive GC passes
+        self.destroyed.connect(self._watcher.on_destroyed)
         self._state = ReadyState.CONNECTING
         self._started = False
         self._conn: Connection | None = None

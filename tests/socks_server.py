@@ -41,6 +41,11 @@ def _recv_until_nul(conn: socket.socket) -> bytes:
     return data[:-1]
 
 
+# Names the test proxy resolves itself (socks5h): a non-loopback name for a local server, so
+# environment proxies (which never apply to loopback targets) are exercised.
+TEST_HOSTS = {"feed.qtws.test": "127.0.0.1"}
+
+
 class SocksServer:
     """``users``: ``{name: password}`` required for SOCKS5 (none: no authentication);
     ``refuse``: ``{host: reply code}`` answered instead of connecting; ``after_reply``: bytes
@@ -146,6 +151,7 @@ class SocksServer:
         return upstream
 
     def _connect(self, host: str, port: int) -> socket.socket | None:
+        host = TEST_HOSTS.get(host, host)
         try:
             return socket.create_connection(
                 (socket.gethostbyname(host) if ":" not in host else host, port), timeout=5

@@ -238,12 +238,14 @@ def test_unread_messages_pause_reading_by_bytes_not_count(qtbot: QtBot) -> None:
         with qtbot.waitSignal(ws.opened, timeout=5000):
             ws.open()
         assert sent.wait(10)
-        qtbot.waitUntil(lambda: ws._inbox_bytes >= budget, timeout=10000)
-        qtbot.wait(100)  # reading is paused: nothing more comes in
-        assert ws._inbox_bytes <= budget + 2**20
-        got = [ws.wait_for_next_message(timeout=10) for _ in range(60)]
-        assert [m[0] for m in got] == list(range(60))  # type: ignore[index]
-        ws.close()
+        try:
+            qtbot.waitUntil(lambda: ws._inbox_bytes >= budget, timeout=10000)
+            qtbot.wait(100)  # reading is paused: nothing more comes in
+            assert ws._inbox_bytes <= budget + 2**20
+            got = [ws.wait_for_next_message(timeout=10) for _ in range(60)]
+            assert [m[0] for m in got] == list(range(60))  # type: ignore[index]
+        finally:
+            ws._abort(None)
 
 
 # --------------------------------------------------------------------------- close reports

@@ -162,7 +162,9 @@ def test_socks_proxy_from_all_proxy(qtbot: QtBot, monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(var, raising=False)
     with SocksServer(users={"u": "p"}) as proxy, ws_server() as srv:
         monkeypatch.setenv("ALL_PROXY", proxy.url("socks5h", "u", "p"))
-        errors, got = run(qtbot, srv.url, cfg(proxy="auto"))
+        # Environment proxies skip loopback targets: use a name only the proxy resolves.
+        url = f"ws://feed.qtws.test:{srv.port}/"
+        errors, got = run(qtbot, url, cfg(proxy="auto"))
     assert errors == [] and got == ["through SOCKS ✓"]
     assert proxy.requests[0].user == "u"
 
