@@ -387,3 +387,30 @@ def test_send_raises_buffer_full_and_drained_follows(qtbot: QtBot) -> None:
         with qtbot.waitSignal(ws.closed, timeout=10000):
             ws.close()
     assert sent > 0
+
+
+def test_closed_websockets_are_freed_in_a_plain_script_without_gc() -> None:
+    """No Qt loop (selectors): every WebSocket opened, used and closed is freed by reference
+    counting alone, so 15,000 cycles cannot pile up (RSS figures: see the issue note)."""
+    import gc
+
+    refs: list[weakref.ref[qtws.WebSocket]] = []
+    with ws_server() as srv:
+        config = cfg()
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                ws = qtws.WebSocket(srv.url, config=config, loop=qtws.loop.SelectorsProxy())
+                ws.connect(timeout=5)
+                ws.send("x")
+                assert ws.wait_for_next_message(timeout=5) == "x"
+                ws.close()
+                for _ in ws:
+                    pass
+                refs.append(weakref.ref(ws))
+                del ws
+            alive = sum(r() is not None for r in refs)
+        finally:
+            gc.enable()
+    assert alive == 0
