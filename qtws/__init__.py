@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .certificates import PinMismatchError as PinMismatchError
+    from .certificates import UntrustedCertificate as UntrustedCertificate
     from .config import Config as Config
     from .config import ReconnectPolicy as ReconnectPolicy
     from .errors import BufferFull as BufferFull
@@ -60,6 +62,8 @@ _LAZY = {
     "InvalidStatus": "errors",
     "InvalidHeader": "errors",
     "NegotiationError": "errors",
+    "UntrustedCertificate": "certificates",
+    "PinMismatchError": "certificates",
 }
 
 __all__ = [
@@ -74,10 +78,12 @@ __all__ = [
     "InvalidURI",
     "NegotiationError",
     "PayloadTooBig",
+    "PinMismatchError",
     "ProtocolError",
     "ReadyState",
     "ReconnectPolicy",
     "Stats",
+    "UntrustedCertificate",
     "WebSocket",
     "WebSocketError",
     "exit_event_loop",
@@ -89,8 +95,10 @@ __all__ = [
 
 _SUBMODULES = (
     "blocking",
+    "certificates",
     "config",
     "connection",
+    "cookies",
     "core",
     "dial",
     "errors",
@@ -98,6 +106,7 @@ _SUBMODULES = (
     "loop",
     "proxy",
     "reconnect",
+    "socks",
     "state",
     "websocket",
     "writequeue",

@@ -157,6 +157,8 @@ class Config:
     # {name: value} sent to this URL's origin, or a CookieJar (keeps Set-Cookie); never in a repr
     cookies: CookiesLike = field(default=None, repr=False)
     trust: str | None = None  # None: OpenSSL's trust paths; "system": the OS store (truststore)
+    # SHA-256 fingerprints (hex) accepted for this URL's host instead of CA verification
+    pinned_certificates: Sequence[str] = ()
     # Received-but-undelivered message bytes (inflated) before reading pauses; None: 4 x
     # max_message_size (64 MiB by default).
     max_queued_bytes: int | None = None
@@ -218,6 +220,7 @@ class Config:
         if self.ssl_context is not None and not isinstance(self.ssl_context, ssl.SSLContext):
             raise TypeError("ssl_context must be an ssl.SSLContext or None")
         _check_trust(self.trust, self.ssl_context)
+        self._check_pins()
         for name in ("origin", "user_agent"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -275,3 +278,17 @@ class Config:
         if pairs is not None and any(name.lower() == "cookie" for name, _ in headers):
             raise ValueError("give cookies either in cookies or as a Cookie header, not both")
         object.__setattr__(self, "cookies", pairs)
+
+    def _check_pins(self) -> None:
+        pins = self.pinned_certificates
+        if isinstance(pins, str):
+            raise TypeError("pinned_certificates is a sequence of fingerprints, not one string")
+        from .certificates import normalise_fingerprint
+
+        normalised = tuple(dict.fromkeys(normalise_fingerprint(pin) for pin in pins))
+        if normalised and self.ssl_context is not None:
+            raise ValueError(
+                "give ssl_context or pinned_certificates, not both (pinned mode makes its "
+                "own unverified context and checks the fingerprint itself)"
+            )
+        object.__setattr__(self, "pinned_certificates", normalised)

@@ -40,6 +40,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .certificates import PinMismatchError, UntrustedCertificate
 from .config import Config
 from .cookies import cookie_header, store_cookies
 from .core import (
@@ -88,6 +89,8 @@ class Sink(Protocol):
     def on_ping(self, payload: bytes) -> None: ...
     def on_pong(self, payload: bytes, rtt: float | None) -> None: ...
     def on_written(self, nbytes: int, drained: bool) -> None: ...
+    def wants_certificate_decision(self) -> bool: ...
+    def on_certificate_error(self, cert: UntrustedCertificate) -> None: ...
     def on_close(
         self, code: int, reason: str, was_clean: bool, exc: BaseException | None
     ) -> None: ...
@@ -104,8 +107,12 @@ class Connection:
         sink: Sink,
         *,
         mask_source: Callable[[int], bytes] = os.urandom,
+        accepted: dict[str, set[str]] | None = None,
     ) -> None:
         self.loop = loop
+        # Fingerprints accepted through certificate_error, per host (shared by the façade
+        # across the reconnects of one open()).
+        self._accepted = accepted if accepted is not None else {}
         self.config = config
         self._sink = sink
         self.mask_source = mask_source
@@ -293,13 +300,46 @@ class Connection:
             self.loop.call_soon(self.guard(lambda: self._finish(1006, "", False, failure)))
             return
         self._phase = "dialing"
-        self._dialer = Dialer(self.loop, uri, self.config, self._proxy, self.guard(self._on_dialed))
+        self._dialer = Dialer(
+            self.loop,
+            uri,
+            self.config,
+            self._proxy,
+            self.guard(self._on_dialed),
+            pins=self._pins_for(uri),
+        )
         self._dialer.start()
+
+    def _pins_for(self, uri: WebSocketURI) -> frozenset[str] | None:
+        """The fingerprints of pinned mode for ``uri``, or None (CA verification)."""
+        pins = set(self._accepted.get(uri.host, ()))
+        if uri.host == self._origin.host:
+            pins.update(self.config.pinned_certificates)
+        return frozenset(pins) if pins and uri.secure else None
 
     def _on_dialed(self, result: socket.socket | BaseException) -> None:
         self._dialer = None
         if isinstance(result, BaseException):
-            self._finish(1006, "", False, result)
+            if not (
+                isinstance(result, ssl.SSLCertVerificationError)
+                and self._sink.wants_certificate_decision()
+            ):
+                self._finish(1006, "", False, result)
+            elif isinstance(result, PinMismatchError):
+                self._decide(result, result.der)
+            else:
+                # Read the certificate that failed: dial again, without verification, and
+                # close that connection before any HTTP.
+                error = result
+                self._dialer = Dialer(
+                    self.loop,
+                    self.uri,
+                    self.config,
+                    self._proxy,
+                    self.guard(lambda probed: self._on_probed(error, probed)),
+                    probe=True,
+                )
+                self._dialer.start()
             return
         self._sock = result
         self._wq.sock = result
@@ -326,6 +366,47 @@ class Connection:
         # TLS may already hold decrypted bytes from the handshake's last read.
         if self.data_pending():
             self.loop.call_soon(self.guard(self._on_readable))
+
+    def _on_probed(
+        self, error: ssl.SSLCertVerificationError, result: socket.socket | BaseException
+    ) -> None:
+        self._dialer = None
+        der = None
+        if isinstance(result, socket.socket):
+            with contextlib.closing(result):
+                if isinstance(result, ssl.SSLSocket):
+                    der = result.getpeercert(binary_form=True)
+        if der is None:  # the probe failed: report the verification failure itself
+            self._finish(1006, "", False, error)
+            return
+        self._decide(error, der)
+
+    def _decide(self, error: ssl.SSLCertVerificationError, der: bytes) -> None:
+        """Offer the certificate to the application; go on pinned to it if accepted."""
+        cert = UntrustedCertificate(self.uri.host, self.uri.port, der, error)
+        # The user may take their time (a dialog): it does not count against open_timeout.
+        self._cancel_timer("open")
+        self._phase = "deciding"
+        cert._deciding = True
+        try:
+            self._sink.on_certificate_error(cert)
+        finally:
+            cert._deciding = False
+        if self._finished:
+            return
+        if not cert.accepted:
+            self._finish(1006, "", False, error)
+            return
+        _log.warning(
+            "qtws: the application accepted the certificate of %s:%s (SHA-256 %s)",
+            cert.host,
+            cert.port,
+            cert.fingerprint,
+        )
+        self._accepted.setdefault(cert.host, set()).add(cert.fingerprint)
+        if self.config.open_timeout is not None:
+            self._set_timer("open", self.config.open_timeout, self._on_open_timeout)
+        self._dial(self.uri)
 
     # ------------------------------------------------------------------ reading
     def _on_readable(self) -> None:

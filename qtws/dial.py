@@ -11,7 +11,9 @@ A :class:`Dialer` is one pipeline on the loop's thread, driven by the event-loop
    h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`); **socks**: through a SOCKS proxy,
    the handshake of :mod:`qtws.socks` (socksio).  For ``socks5://`` and ``socks4://`` the
    server's name is resolved here first, the proxy gets the address;
-4. **tls** for ``wss``: SNI, certificate and hostname checked, the handshake driven by the
+4. **tls** for ``wss``: SNI, certificate and hostname checked (in pinned mode, and when
+   probing a rejected certificate for ``certificate_error``, the leaf's SHA-256 instead: see
+   :mod:`qtws.certificates`), the handshake driven by the
    reader/writer notifiers.
 
 It ends in exactly one report to ``done``: the connected socket, or an exception.  Network
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
+from .certificates import PinMismatchError, fingerprint, pinning_context
 from .config import Config
 from .core import WebSocketURI
 from .errors import HandshakeError, InvalidStatus
@@ -73,7 +76,12 @@ class Dialer:
         config: Config,
         proxy: ProxySpec | None,
         done: DoneCallback,
+        *,
+        pins: frozenset[str] | None = None,
+        probe: bool = False,
     ) -> None:
+        self._pins = pins
+        self._probe = probe
         self._loop = loop
         self._uri = uri
         self._config = config
@@ -342,9 +350,12 @@ class Dialer:
         sock = self._sock
         assert sock is not None
         self.phase = "tls"
-        ctx = self._config.ssl_context or (
-            system_ssl_context() if self._config.trust == "system" else default_ssl_context()
-        )
+        if self._pins is not None or self._probe:
+            ctx = pinning_context()  # the fingerprint is checked after the handshake
+        else:
+            ctx = self._config.ssl_context or (
+                system_ssl_context() if self._config.trust == "system" else default_ssl_context()
+            )
         host = self._uri.host.strip("[]")
         tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
         self._sock = tls
@@ -371,6 +382,11 @@ class Dialer:
                 )
             )
             return
+        if self._pins is not None and not self._probe:
+            der = sock.getpeercert(binary_form=True) or b""
+            if fingerprint(der) not in self._pins:
+                self._report(PinMismatchError(self._uri.host, self._uri.port, der))
+                return
         self._succeed()
 
     # ------------------------------------------------------------------ the end

@@ -46,6 +46,7 @@ from PyQt6.QtCore import QMetaMethod, QObject, QThread, pyqtSignal, pyqtSlot
 
 from . import loop as _loop
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
+from .certificates import UntrustedCertificate
 from .config import Config
 from .connection import Connection
 from .core import State, WebSocketURI, parse_uri
@@ -60,7 +61,14 @@ _log = logging.getLogger("qtws")
 _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entrancy check)
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
-_COUNTED_SIGNALS = ("message", "text_message", "binary_message", "bytes_written", "drained")
+_COUNTED_SIGNALS = (
+    "message",
+    "text_message",
+    "binary_message",
+    "bytes_written",
+    "drained",
+    "certificate_error",
+)
 # Spellings from other libraries (websocket-client) that would silently do nothing here.
 _FOREIGN_CALLBACKS = {
     "on_open": "onopen",
@@ -116,6 +124,15 @@ class _Sink:
         if ws is not None:
             ws._report_written(nbytes, drained)
 
+    def wants_certificate_decision(self) -> bool:
+        ws = self._ws()
+        return ws is not None and ws._listeners["certificate_error"] > 0
+
+    def on_certificate_error(self, cert: UntrustedCertificate) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._emit("certificate_error", cert)
+
     def on_close(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None:
         ws = self._ws()
         if ws is not None:
@@ -160,6 +177,8 @@ class WebSocket(BlockingAPI, QObject):
         reconnecting(int, float)     reconnect attempt number and the delay before it
         bytes_written(int)           bytes handed to the socket since the last emission
         drained()                    nothing waits to be written any more (buffered_amount 0)
+        certificate_error(object)    a qtws.UntrustedCertificate; call .accept() in the slot to
+                                     go on with it (see qtws.certificates)
 
     Browser-style callbacks ``onopen()``, ``onmessage(str | bytes)``,
     ``onerror(BaseException)``, ``onclose(CloseEvent)`` receive the same arguments (setting
@@ -192,6 +211,7 @@ class WebSocket(BlockingAPI, QObject):
     reconnecting = pyqtSignal(int, float)
     bytes_written = pyqtSignal(int)
     drained = pyqtSignal()
+    certificate_error = pyqtSignal(object)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _FOREIGN_CALLBACKS:
@@ -242,6 +262,7 @@ class WebSocket(BlockingAPI, QObject):
         self._close_requested = False  # close() called from another thread, not yet run
         self._inbox_bytes = 0  # payload bytes in _inbox (the byte budget)
         self._retry = Reconnector(self._loop, config.reconnect)
+        self._accepted: dict[str, set[str]] = {}  # certificates accepted in this open()
         self._close_event: CloseEvent | None = None
         self._last_error: BaseException | None = None
         self._latency: float | None = None
@@ -507,7 +528,7 @@ class WebSocket(BlockingAPI, QObject):
     # ------------------------------------------------------------------ internals
     def _connect_now(self) -> None:
         self._retry.cancel()
-        conn = Connection(self._loop, self._uri, self._config, self._sink)
+        conn = Connection(self._loop, self._uri, self._config, self._sink, accepted=self._accepted)
         self._conn = conn
         self._update_progress_reports()
         conn.start()
@@ -604,6 +625,7 @@ class WebSocket(BlockingAPI, QObject):
         self._close_event = None
         self._last_error = None
         self._retry.reset()
+        self._accepted = {}
         self._inbox.clear()
         self._inbox_bytes = 0
 

@@ -92,7 +92,7 @@ def test_driver_modules_never_touch_qt_or_concrete_proxies(name: str) -> None:
         assert target not in ("qtws.websocket", "qtws.blocking", "qtws.loop"), target
 
 
-@pytest.mark.parametrize("name", ["dial", "proxy", "socks"])
+@pytest.mark.parametrize("name", ["dial", "proxy", "socks", "certificates"])
 def test_dialing_depends_on_no_driver_module(name: str) -> None:
     """dial and proxy sit below the driver: stdlib, h11, core, config, errors, loop.base."""
     allowed = {
@@ -102,6 +102,7 @@ def test_dialing_depends_on_no_driver_module(name: str) -> None:
         "qtws.loop.base",
         "qtws.proxy",
         "qtws.socks",
+        "qtws.certificates",
     }
     for target in _relative_targets(PKG / f"{name}.py"):
         assert target in allowed, f"qtws/{name}.py imports {target}"
