@@ -139,6 +139,7 @@ class Connection:
         self._shutdown_sent = False
         self._handshake_done = False
         self._bytes_in = 0
+        self._read_scheduled = False
         self._backlog_bytes = 0  # message bytes read inside a slot's nested loop, waiting
         self._reported_written = 0
         self._progress_scheduled = False
@@ -365,7 +366,7 @@ class Connection:
         self._flush_proto()
         # TLS may already hold decrypted bytes from the handshake's last read.
         if self.data_pending():
-            self.loop.call_soon(self.guard(self._on_readable))
+            self._schedule_read()
 
     def _on_probed(
         self, error: ssl.SSLCertVerificationError, result: socket.socket | BaseException
@@ -461,7 +462,18 @@ class Connection:
         elif budget <= 0 or self.data_pending():
             # More may be waiting (in the kernel or decrypted in TLS): continue after the
             # loop has had a chance to run other work.
-            self.loop.call_soon(self.guard(self._on_readable))
+            self._schedule_read()
+
+    def _schedule_read(self) -> None:
+        """Read on the loop's next turn; once, however many paths ask for it (each read that
+        queued another would multiply the reads per turn)."""
+        if not self._read_scheduled:
+            self._read_scheduled = True
+            self.loop.call_soon(self.guard(self._scheduled_read))
+
+    def _scheduled_read(self) -> None:
+        self._read_scheduled = False
+        self._on_readable()
 
     def _deliver(self, chunks: list[bytes]) -> None:
         if not chunks:
@@ -510,7 +522,7 @@ class Connection:
         if self._reader is None:
             self._reader = self.loop.add_reader(sock.fileno(), self.guard(self._on_readable))
         # Bytes may wait in the kernel or, decrypted, in TLS (the notifier misses the latter).
-        self.loop.call_soon(self.guard(self._on_readable))
+        self._schedule_read()
 
     def _process_events(self) -> None:
         proto = self._proto

@@ -107,7 +107,7 @@ def test_serve_runs_only_the_server_until_ctrl_c() -> None:
             ws.send(json.dumps({"type": "join", "nick": "zoe"}))
             assert json.loads(ws.recv(timeout=5)) == {"type": "joined", "nick": "zoe"}
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
