@@ -1,11 +1,11 @@
-"""qtws: a WebSocket client for PyQt6 desktop applications.
+"""qtws: a WebSocket client for Qt (PyQt6 or PySide6) desktop applications.
 
 One :class:`WebSocket` object offers Qt signals, browser-style callbacks and a blocking API,
 runs inside whichever event loop the application uses (Qt, the built-in selectors loop, asyncio)
 through an event-loop proxy, and sits on :mod:`qtws.core`, a sans-IO RFC 6455 / RFC 7692 codec.
 
-Names are imported lazily so that ``import qtws`` stays cheap (PyQt6 loads on first use of
-:class:`WebSocket`).
+Names are imported lazily so that ``import qtws`` stays cheap (the Qt binding, PyQt6 or
+PySide6, loads on first use of :class:`WebSocket` or ``qtws.QT_API``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._qt import QT_API as QT_API
     from .certificates import PinMismatchError as PinMismatchError
     from .certificates import UntrustedCertificate as UntrustedCertificate
     from .config import Config as Config
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .websocket import WebSocket as WebSocket
 
 _LAZY = {
+    "QT_API": "_qt",
     "Config": "config",
     "ReconnectPolicy": "config",
     "WebSocket": "websocket",
@@ -67,6 +69,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "QT_API",
     "BufferFull",
     "CloseEvent",
     "Config",

@@ -41,10 +41,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6 import sip
-from PyQt6.QtCore import QMetaMethod, QObject, QThread, pyqtSignal, pyqtSlot
-
 from . import loop as _loop
+from ._qt import QMetaMethod, QObject, QThread, Signal, Slot, is_deleted
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .certificates import UntrustedCertificate
 from .config import Config
@@ -150,7 +148,7 @@ class _DeletionWatcher(QObject):
         super().__init__(ws)
         self._ws = weakref.ref(ws)
 
-    @pyqtSlot()
+    @Slot()
     def on_destroyed(self) -> None:
         try:
             ws = self._ws()
@@ -200,18 +198,22 @@ class WebSocket(BlockingAPI, QObject):
     #: Browser-style callback: the connection closed (a :class:`CloseEvent`).
     onclose: Callable[[CloseEvent], Any] | None = None
 
-    opened = pyqtSignal()
-    message = pyqtSignal(object)
-    text_message = pyqtSignal(str)
-    binary_message = pyqtSignal(bytes)
-    error = pyqtSignal(object)
-    closed = pyqtSignal(object)
-    state_changed = pyqtSignal(object)
-    pong_received = pyqtSignal(bytes, float)
-    reconnecting = pyqtSignal(int, float)
-    bytes_written = pyqtSignal(int)
-    drained = pyqtSignal()
-    certificate_error = pyqtSignal(object)
+    # PySide6 finds QObject's own methods before those of a Python base listed earlier:
+    # without this, QObject.connect would shadow the blocking connect().
+    connect = BlockingAPI.connect
+
+    opened = Signal()
+    message = Signal(object)
+    text_message = Signal(str)
+    binary_message = Signal(bytes)
+    error = Signal(object)
+    closed = Signal(object)
+    state_changed = Signal(object)
+    pong_received = Signal(bytes, float)
+    reconnecting = Signal(int, float)
+    bytes_written = Signal(int)
+    drained = Signal()
+    certificate_error = Signal(object)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _FOREIGN_CALLBACKS:
@@ -467,7 +469,7 @@ class WebSocket(BlockingAPI, QObject):
                 # Nobody reads: stop reading the socket (TCP pushes back on the server)
                 # rather than buffer without bound; the blocking reads resume it.
                 conn.pause_reading()
-        if sip.isdeleted(self):
+        if is_deleted(self):
             self._emit("message")  # handles the deleted object (closes politely)
             return
         depth = getattr(_tls, "depth", 0)
@@ -480,8 +482,8 @@ class WebSocket(BlockingAPI, QObject):
                     callback(data)
                 except Exception:
                     _log.exception("exception in a qtws callback %r", callback)
-            # A slot may have deleted the object (sip.delete): its signals are gone then.
-            if n[kind] and not sip.isdeleted(self):
+            # A slot may have deleted the object (deleted): its signals are gone then.
+            if n[kind] and not is_deleted(self):
                 getattr(self, kind).emit(data)
         finally:
             _tls.depth = depth
@@ -632,7 +634,7 @@ class WebSocket(BlockingAPI, QObject):
     def _emit(self, name: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Emit signal ``name(*args)``, then ``callback(*args)``; False if the object was deleted
         (a deleted QObject's signals cannot even be looked up)."""
-        if sip.isdeleted(self):
+        if is_deleted(self):
             # The C++ object is gone (deleteLater, parent deleted): nobody can close this
             # connection any more, so say goodbye properly (1001 "going away").
             conn = self._conn
@@ -652,7 +654,7 @@ class WebSocket(BlockingAPI, QObject):
                     _log.exception("exception in a qtws callback %r", callback)
         finally:
             _tls.depth = depth
-        return not sip.isdeleted(self)
+        return not is_deleted(self)
 
     def connectNotify(self, signal: QMetaMethod) -> None:
         """Count connections to the message signals (Qt calls this on connect)."""

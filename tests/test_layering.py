@@ -14,8 +14,19 @@ PKG = ROOT / "qtws"
 STDLIB = sys.stdlib_module_names
 
 # What the core may never import, even though it is standard library.
-CORE_FORBIDDEN = {"socket", "ssl", "selectors", "time", "threading", "asyncio", "PyQt6"}
-PYQT_ALLOWED = {"qtws/loop/qt.py", "qtws/websocket.py"}
+QT_PACKAGES = {"PyQt6", "PySide6", "sip", "shiboken6"}
+CORE_FORBIDDEN = {"socket", "ssl", "selectors", "time", "threading", "asyncio", *QT_PACKAGES}
+# The binding module: the one place that imports PyQt6 or PySide6 (design.md).
+BINDING = "qtws/_qt.py"
+# Modules below the façade that must work without Qt: they may not even import qtws._qt.
+QT_FREE = [
+    "qtws/loop/base.py",
+    "qtws/loop/selectors_proxy.py",
+    "qtws/loop/asyncio_proxy.py",
+    *(f"qtws/{name}.py" for name in ("connection", "dial", "proxy", "socks", "certificates")),
+    *(f"qtws/{name}.py" for name in ("keepalive", "writequeue", "reconnect", "state", "errors")),
+    *(f"qtws/{name}.py" for name in ("config", "cookies", "blocking")),
+]
 
 
 def _imports(path: Path) -> set[str]:
@@ -61,10 +72,27 @@ def test_core_imports_only_stdlib_h11_numpy(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", _files(""), ids=lambda p: str(p.relative_to(ROOT)))
-def test_only_qt_proxy_and_facade_import_pyqt6(path: Path) -> None:
+def test_only_the_binding_module_imports_qt(path: Path) -> None:
     rel = path.relative_to(ROOT).as_posix()
-    if rel not in PYQT_ALLOWED:
-        assert "PyQt6" not in _imports(path), f"{rel} may not import PyQt6"
+    if rel != BINDING:
+        bad = _imports(path) & QT_PACKAGES
+        assert not bad, f"{rel} may not import {bad}: import Qt names from qtws._qt"
+
+
+def test_the_binding_module_imports_both_bindings_and_nothing_of_qtws() -> None:
+    names = _imports(PKG / "_qt.py")
+    assert {"PyQt6", "PySide6", "shiboken6"} <= names
+    assert all(n in STDLIB or n in QT_PACKAGES for n in names), names
+
+
+@pytest.mark.parametrize("rel", QT_FREE)
+def test_qt_free_modules_never_import_the_binding(rel: str) -> None:
+    path = ROOT / rel
+    if not path.exists():
+        pytest.fail(f"{rel} is missing")
+    targets = _relative_targets(path)
+    assert "qtws._qt" not in targets, f"{rel} imports qtws._qt"
+    assert "qtws.websocket" not in targets and "qtws.loop.qt" not in targets, targets
 
 
 def test_loop_base_is_stdlib_only() -> None:
@@ -83,7 +111,7 @@ def test_driver_modules_never_touch_qt_or_concrete_proxies(name: str) -> None:
     if not path.exists():
         pytest.fail(f"qtws/{name}.py is missing")
     names = _imports(path)
-    assert "PyQt6" not in names
+    assert not names & QT_PACKAGES
     # dial may use truststore (optional, trust="system" on Windows/macOS).
     extra = {"truststore"} if name == "dial" else set()
     assert all(n in STDLIB or n in {"h11", "qtws", *extra} for n in names), names
@@ -113,11 +141,12 @@ def test_socks_imports_only_stdlib_socksio_and_qtws() -> None:
     assert all(n in STDLIB or n in {"socksio", "qtws"} for n in names), names
 
 
-def test_core_imports_with_pyqt6_blocked() -> None:
+def test_core_imports_with_both_bindings_blocked() -> None:
     code = (
-        "import sys; sys.modules['PyQt6'] = None\n"
-        "import qtws.core, qtws.errors\n"
-        "assert 'PyQt6.QtCore' not in sys.modules\n"
+        "import sys; sys.modules['PyQt6'] = sys.modules['PySide6'] = None\n"
+        "import qtws, qtws.core, qtws.errors, qtws.config, qtws.connection\n"
+        "qt = [m for m, v in sys.modules.items() if m.startswith(('PyQt6', 'PySide6')) and v]\n"
+        "assert not qt, qt\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -128,7 +157,8 @@ def test_core_imports_with_pyqt6_blocked() -> None:
 def test_import_qtws_is_cheap() -> None:
     code = (
         "import sys, qtws\n"
-        "heavy = [m for m in ('PyQt6.QtCore', 'numpy', 'h11') if m in sys.modules]\n"
+        "heavy = [m for m in ('PyQt6.QtCore', 'PySide6.QtCore', 'qtws._qt', 'numpy', 'h11')\n"
+        "         if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

@@ -6,7 +6,8 @@ default that follows the environment (see :func:`get_event_loop_proxy`).  The fa
 each open websocket with :func:`register_active`, so :func:`run_event_loop` knows when the
 thread's websockets are all closed.
 
-``QtProxy`` and ``AsyncioProxy`` are imported lazily: PyQt6 loads only when a Qt proxy is used.
+``QtProxy`` and ``AsyncioProxy`` are imported lazily: the Qt binding loads only when a Qt
+proxy is used.
 """
 
 from __future__ import annotations
@@ -81,9 +82,12 @@ def set_event_loop_proxy(proxy: EventLoopProxy | None) -> None:
 
 
 def _qt_app_exists() -> bool:
-    # Only look when the application already imported Qt: plain scripts never load PyQt6.
-    qtcore = sys.modules.get("PyQt6.QtCore")
-    return qtcore is not None and qtcore.QCoreApplication.instance() is not None
+    # Only look when the application already imported Qt: plain scripts never load a binding.
+    if not any(f"{pkg}.QtCore" in sys.modules for pkg in ("PyQt6", "PySide6")):
+        return False
+    from .._qt import QCoreApplication
+
+    return QCoreApplication.instance() is not None
 
 
 def _running_asyncio_loop() -> Any:

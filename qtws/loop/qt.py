@@ -42,8 +42,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6 import sip
-from PyQt6.QtCore import (
+from .._qt import (
     QAbstractEventDispatcher,
     QCoreApplication,
     QEventLoop,
@@ -51,8 +50,8 @@ from PyQt6.QtCore import (
     QSocketNotifier,
     Qt,
     QTimer,
+    is_deleted,
 )
-
 from ..errors import InvalidState
 from .base import (
     EventLoopProxy,
@@ -234,7 +233,7 @@ class QtProxy(EventLoopProxy):
         if self._io.get(key) is handle:
             del self._io[key]
         notifier, handle.notifier = handle.notifier, None
-        if notifier is None or sip.isdeleted(notifier):
+        if notifier is None or is_deleted(notifier):
             return
         notifier.setEnabled(False)  # Qt stops watching the fd at once
         if self._io_depth:
@@ -283,7 +282,7 @@ class QtProxy(EventLoopProxy):
         """Arm the QTimer for the earliest work (restarting it only if that is sooner)."""
         if self._closed:
             return
-        if sip.isdeleted(self._timer):
+        if is_deleted(self._timer):
             # Qt deleted our objects (application exit): behave as closed from now on.
             self._closed = True
             return
@@ -472,7 +471,7 @@ class QtProxy(EventLoopProxy):
 def _delete_notifier(notifier: QSocketNotifier) -> None:
     """qasync's order: disable first (Qt stops watching the fd at once), then disconnect, then
     delete later (the notifier may be the one whose signal is being delivered)."""
-    if sip.isdeleted(notifier):
+    if is_deleted(notifier):
         return  # Qt already deleted it (its parent went away, e.g. at application exit)
     notifier.setEnabled(False)
     with contextlib.suppress(TypeError, RuntimeError):
