@@ -9,7 +9,7 @@ here, so a fresh machine with Python 3.10+ and git is enough.
     python3 .ci/dev.py demo [demo options...]   # chat demo (headless when there is no display)
     python3 .ci/dev.py test [pytest options...] # ruff, mypy --strict, pytest (offscreen)
     python3 .ci/dev.py slow [pytest options...] # the long suites (soak, full conformance)
-    python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket and websockets
+    python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket, picows, aiohttp, ...
 """
 
 from __future__ import annotations

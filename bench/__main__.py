@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from . import codec, e2e
+from .clients import CLIENTS
 from .report import Row, as_json, machine_info, markdown
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -22,13 +23,27 @@ def _log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="qtws benchmarks side by side with QWebSocket, websockets and wsproto.",
+        description="qtws benchmarks side by side with QWebSocket, picows, aiohttp, "
+        "websockets, websocket-client and wsproto.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes, one repeat (a smoke run, ~10 s)"
     )
     parser.add_argument(
         "--only", choices=("codec", "e2e"), action="append", help="run only this part (repeatable)"
+    )
+    parser.add_argument(
+        "--clients",
+        help="comma-separated client names for the end-to-end part (default: all of "
+        + ", ".join(c.name for c in CLIENTS)
+        + ")",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        help="run one end-to-end scenario (receive, send, large, huge, deflate, gui) once "
+        "under cProfile for one client (--clients, default 'qtws Qt') and print where the "
+        "time goes, instead of the benchmarks",
     )
     parser.add_argument(
         "--json", action="store_true", help="print JSON on stdout instead of Markdown"
@@ -41,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     parts = args.only or ["codec", "e2e"]
+    sizes = e2e.QUICK if args.quick else e2e.FULL
+    only = set(args.clients.split(",")) if args.clients else None
+    unknown = (only or set()) - {c.name for c in CLIENTS}
+    if unknown:
+        parser.error(f"unknown clients: {', '.join(sorted(unknown))}")
+    if args.profile:
+        print(e2e.profile(args.profile, args.clients or "qtws Qt", sizes, _log))
+        return 0
 
     started = time.perf_counter()
     rows: list[Row] = []
@@ -49,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += codec.run(args.quick, _log)
         notes.update(codec.NOTES)
     if "e2e" in parts:
-        rows += e2e.run(e2e.QUICK if args.quick else e2e.FULL, _log)
+        rows += e2e.run(sizes, _log, only)
         notes.update(e2e.NOTES)
     info = machine_info()
     info["seconds"] = round(time.perf_counter() - started, 1)

@@ -1,419 +1,143 @@
-"""End-to-end benchmarks over real loopback sockets.
+"""End-to-end benchmarks over real loopback sockets, every client of :mod:`bench.clients`
+side by side.
 
-Every client talks to the same ``websockets`` echo server, which runs in a child process
-(:mod:`bench.server`) so that it does not compete for the client's GIL.  Clients:
+All clients talk to the same peer (:mod:`bench.server`) in a child process, so that it does
+not compete for the client's GIL.  All connections are open at the same time and the clients
+take turns: for every scenario each client gets a warm-up run, then the repeats go
+round-robin so that a slow patch of the machine does not hit one client only.
+permessage-deflate is off everywhere except in the scenario named for it.
 
-* ``qtws Qt``: :class:`qtws.WebSocket` with signals, inside the Qt event loop;
-* ``QWebSocket``: PyQt6's ``QtWebSockets.QWebSocket``, inside the same Qt event loop;
-* ``qtws blocking``: :class:`qtws.WebSocket`'s blocking API on the built-in selectors proxy;
-* ``websockets asyncio`` and ``websockets sync``: the ``websockets`` library's clients.
-
-All connections are open at the same time and the clients take turns: for every scenario
-each client gets a warm-up run, then the repeats go round-robin so that a slow patch of the
-machine does not hit one client only.  permessage-deflate is off everywhere except in the
-scenario named for it (QWebSocket does not implement it).
+The GUI rows (:func:`gui_rows`) run a 10 ms ``QTimer`` while a flood arrives and report the
+gaps between its ticks: what a live-data window's repaints and animations wait.
 """
 
 from __future__ import annotations
 
-import asyncio
+import cProfile
+import io
+import itertools
+import pstats
 import statistics
-import threading
 import time
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PyQt6.QtCore import QCoreApplication, QEventLoop, QTimer, QUrl
-from PyQt6.QtWebSockets import QWebSocket
-from websockets.asyncio.client import ClientConnection as AsyncClient
-from websockets.asyncio.client import connect as async_connect
-from websockets.sync.client import ClientConnection as SyncClient
-from websockets.sync.client import connect as sync_connect
+from PyQt6.QtCore import QCoreApplication, Qt, QTimer
 
-import qtws
-from qtws.loop import SelectorsProxy
-
+from .clients import CLIENTS, QTWS, Client, Message
 from .report import Row
-from .server import EchoServer
+from .server import EchoServer, flood_payload
 
-Message = str | bytes
-TIMEOUT = 60.0  # seconds; a stuck run fails instead of hanging the benchmark
-
-
-class Client:
-    """One WebSocket client implementation under test."""
-
-    name = ""
-
-    def open(self, url: str, compression: bool) -> None:
-        raise NotImplementedError
-
-    def burst(self, payload: Message, n: int) -> float:
-        """Send ``n`` copies of ``payload`` as fast as possible, receive all ``n`` echoes;
-        return the elapsed seconds (the caller also reads the process CPU time)."""
-        raise NotImplementedError
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        """Send ``payload`` and wait for its echo, ``n`` times; the round trips in seconds."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-# -- Qt clients -----------------------------------------------------------------------------
-
-
-class _QtWait:
-    """Run a QEventLoop until :meth:`finish` (or fail after TIMEOUT)."""
-
-    def __init__(self) -> None:
-        self.loop = QEventLoop()
-        self.done = False
-        self.error: BaseException | None = None
-        self.timer = QTimer()
-        self.timer.setSingleShot(True)
-        self.timer.timeout.connect(self.loop.quit)
-
-    def finish(self, error: BaseException | None = None) -> None:
-        self.done = True
-        self.error = self.error or error
-        self.loop.quit()
-
-    def run(self, what: str) -> None:
-        if not self.done:
-            self.timer.start(int(TIMEOUT * 1000))
-            self.loop.exec()
-            self.timer.stop()
-        if self.error is not None:
-            raise RuntimeError(f"{what}: {self.error!r}") from self.error
-        if not self.done:
-            raise TimeoutError(f"{what}: no answer within {TIMEOUT} s")
-
-
-class _Counter:
-    """Slot that counts messages and finishes a wait at ``n``, or chains round trips."""
-
-    def __init__(self, wait: _QtWait, n: int, expect_len: int) -> None:
-        self.wait = wait
-        self.n = n
-        self.count = 0
-        self.expect_len = expect_len
-
-    def __call__(self, message: Sized) -> None:
-        # Nothing may escape a slot under PyQt6 (it would abort the process).
-        try:
-            self.count += 1
-            if len(message) != self.expect_len:
-                raise RuntimeError(f"echo of {len(message)} bytes, expected {self.expect_len}")
-            if self.count >= self.n:
-                self.wait.finish()
-        except BaseException as exc:
-            self.wait.finish(exc)
-
-
-class _Chain(_Counter):
-    """Slot for round trips: record the time, send the next message."""
-
-    def __init__(
-        self, wait: _QtWait, n: int, payload: Message, send: Callable[[Message], object]
-    ) -> None:
-        super().__init__(wait, n, len(payload))
-        self.payload = payload
-        self.send = send
-        self.rtts: list[float] = []
-        self.t0 = 0.0
-
-    def start(self) -> None:
-        self.t0 = time.perf_counter()
-        self.send(self.payload)
-
-    def __call__(self, message: Sized) -> None:
-        try:
-            self.rtts.append(time.perf_counter() - self.t0)
-            if len(message) != self.expect_len:
-                raise RuntimeError("bad echo")
-            if len(self.rtts) >= self.n:
-                self.wait.finish()
-            else:
-                self.start()
-        except BaseException as exc:
-            self.wait.finish(exc)
-
-
-class QtwsQt(Client):
-    name = "qtws Qt"
-
-    def open(self, url: str, compression: bool) -> None:
-        config = qtws.Config(compression=compression, max_message_size=None)
-        self.ws = qtws.WebSocket(url, config=config)
-        wait = _QtWait()
-        self.ws.opened.connect(wait.finish)
-        self.ws.closed.connect(lambda ev: wait.finish(RuntimeError(f"closed: {ev}")))
-        self.ws.open()
-        wait.run("qtws open")
-        self.ws.opened.disconnect()
-        self.ws.closed.disconnect()
-
-    def burst(self, payload: Message, n: int) -> float:
-        wait = _QtWait()
-        slot = _Counter(wait, n, len(payload))
-        self.ws.message.connect(slot)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            self.ws.send(payload)
-        wait.run("qtws burst")
-        elapsed = time.perf_counter() - t0
-        self.ws.message.disconnect(slot)
-        return elapsed
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        wait = _QtWait()
-        slot = _Chain(wait, n, payload, self.ws.send)
-        self.ws.message.connect(slot)
-        slot.start()
-        wait.run("qtws round trips")
-        self.ws.message.disconnect(slot)
-        return slot.rtts
-
-    def close(self) -> None:
-        wait = _QtWait()
-        self.ws.closed.connect(lambda ev: wait.finish())
-        self.ws.close()
-        wait.run("qtws close")
-
-
-class PyQtWebSocket(Client):
-    name = "QWebSocket"
-
-    def open(self, url: str, compression: bool) -> None:
-        if compression:
-            raise NotImplementedError("QWebSocket does not implement permessage-deflate")
-        self.ws = QWebSocket()
-        wait = _QtWait()
-        self.ws.connected.connect(wait.finish)
-        self.ws.errorOccurred.connect(lambda err: wait.finish(RuntimeError(str(err))))
-        self.ws.open(QUrl(url))
-        wait.run("QWebSocket open")
-        self.ws.connected.disconnect()
-        self.ws.errorOccurred.disconnect()
-
-    def _send(self, payload: Message) -> None:
-        if isinstance(payload, str):
-            self.ws.sendTextMessage(payload)
-        else:
-            self.ws.sendBinaryMessage(payload)
-
-    def _connect(self, slot: _Counter, binary: bool) -> None:
-        sig = self.ws.binaryMessageReceived if binary else self.ws.textMessageReceived
-        sig.connect(slot)
-
-    def _disconnect(self, slot: _Counter, binary: bool) -> None:
-        sig = self.ws.binaryMessageReceived if binary else self.ws.textMessageReceived
-        sig.disconnect(slot)
-
-    def burst(self, payload: Message, n: int) -> float:
-        wait = _QtWait()
-        slot = _Counter(wait, n, len(payload))
-        binary = isinstance(payload, bytes)
-        self._connect(slot, binary)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            self._send(payload)
-        wait.run("QWebSocket burst")
-        elapsed = time.perf_counter() - t0
-        self._disconnect(slot, binary)
-        return elapsed
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        wait = _QtWait()
-        slot = _Chain(wait, n, payload, self._send)
-        binary = isinstance(payload, bytes)
-        self._connect(slot, binary)
-        slot.start()
-        wait.run("QWebSocket round trips")
-        self._disconnect(slot, binary)
-        return slot.rtts
-
-    def close(self) -> None:
-        wait = _QtWait()
-        self.ws.disconnected.connect(wait.finish)
-        self.ws.close()
-        wait.run("QWebSocket close")
-
-
-# -- qtws blocking API ----------------------------------------------------------------------
-
-
-class QtwsBlocking(Client):
-    name = "qtws blocking"
-
-    def open(self, url: str, compression: bool) -> None:
-        config = qtws.Config(compression=compression, max_message_size=None)
-        self.ws = qtws.WebSocket(url, config=config, loop=SelectorsProxy())
-        self.ws.connect(timeout=TIMEOUT)
-
-    def burst(self, payload: Message, n: int) -> float:
-        ws = self.ws
-        t0 = time.perf_counter()
-        for _ in range(n):
-            ws.send(payload)
-        for _ in range(n):
-            ws.wait_for_next_message(TIMEOUT)
-        return time.perf_counter() - t0
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        ws = self.ws
-        rtts = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            ws.send(payload)
-            ws.wait_for_next_message(TIMEOUT)
-            rtts.append(time.perf_counter() - t0)
-        return rtts
-
-    def close(self) -> None:
-        self.ws.close()
-        try:
-            while True:
-                self.ws.wait_for_next_message(TIMEOUT)
-        except qtws.ConnectionClosed:
-            pass
-
-
-# -- websockets ----------------------------------------------------------------------------
-
-
-class WebsocketsAsyncio(Client):
-    name = "websockets asyncio"
-
-    def open(self, url: str, compression: bool) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.ws: AsyncClient = self.loop.run_until_complete(
-            async_connect(url, compression="deflate" if compression else None, max_size=None)
-        )
-
-    def burst(self, payload: Message, n: int) -> float:
-        ws = self.ws
-
-        async def receive() -> None:
-            for _ in range(n):
-                await ws.recv()
-
-        async def run() -> float:
-            t0 = time.perf_counter()
-            # The echoes must be read while sending, or both sides stall on full buffers.
-            reader = asyncio.create_task(receive())
-            for _ in range(n):
-                await ws.send(payload)
-            await asyncio.wait_for(reader, TIMEOUT)
-            return time.perf_counter() - t0
-
-        return self.loop.run_until_complete(run())
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        ws = self.ws
-
-        async def run() -> list[float]:
-            rtts = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                await ws.send(payload)
-                await asyncio.wait_for(ws.recv(), TIMEOUT)
-                rtts.append(time.perf_counter() - t0)
-            return rtts
-
-        return self.loop.run_until_complete(run())
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.ws.close())
-        self.loop.close()
-
-
-class WebsocketsSync(Client):
-    name = "websockets sync"
-
-    def open(self, url: str, compression: bool) -> None:
-        self.ws: SyncClient = sync_connect(
-            url, compression="deflate" if compression else None, max_size=None
-        )
-
-    def burst(self, payload: Message, n: int) -> float:
-        ws = self.ws
-        errors: list[BaseException] = []
-
-        def receive() -> None:
-            try:
-                for _ in range(n):
-                    ws.recv(TIMEOUT)
-            except BaseException as exc:
-                errors.append(exc)
-
-        t0 = time.perf_counter()
-        # The echoes must be read while sending, or both sides stall on full buffers.
-        reader = threading.Thread(target=receive)
-        reader.start()
-        for _ in range(n):
-            ws.send(payload)
-        reader.join()
-        elapsed = time.perf_counter() - t0
-        if errors:
-            raise errors[0]
-        return elapsed
-
-    def round_trips(self, payload: Message, n: int) -> list[float]:
-        ws = self.ws
-        rtts = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            ws.send(payload)
-            ws.recv(TIMEOUT)
-            rtts.append(time.perf_counter() - t0)
-        return rtts
-
-    def close(self) -> None:
-        self.ws.close()
-
-
-CLIENTS: list[type[Client]] = [
-    QtwsQt,
-    PyQtWebSocket,
-    QtwsBlocking,
-    WebsocketsAsyncio,
-    WebsocketsSync,
-]
-
+Log = Callable[[str], None]
 #: Which qtws client is compared with which competitor (same kind of API and event loop).
-PAIRS = [
-    ("qtws Qt", "QWebSocket"),
-    ("qtws Qt", "websockets asyncio"),
-    ("qtws blocking", "websockets sync"),
-]
+PAIRS = [("qtws Qt", "QWebSocket")]
+GROUP = "End to end (loopback, peer in a child process)"
+GUI_GROUP = "GUI responsiveness: a 10 ms QTimer while a flood arrives (Qt event loop)"
 
 
 @dataclass(frozen=True)
 class Sizes:
-    small: int  # burst of 32-byte text messages
-    kib: int  # burst of 1 KiB binary messages
-    deflate: int  # burst of 1 KiB compressible text messages
+    receive: int  # 32-byte text messages flooded by the server
+    send: int  # 32-byte text messages sent to the server's sink
     pings: int  # round trips per repeat
     mib: int  # 1 MiB round trips per repeat
     mib16: int  # 16 MiB round trips per repeat
+    deflate: int  # burst of 1 KiB compressible text messages, echoed
+    gui: int  # messages of the GUI flood
     repeats: int
 
 
-FULL = Sizes(small=20_000, kib=10_000, deflate=5_000, pings=1_000, mib=20, mib16=4, repeats=7)
-QUICK = Sizes(small=1_000, kib=500, deflate=300, pings=100, mib=2, mib16=1, repeats=1)
+FULL = Sizes(
+    receive=50_000, send=20_000, pings=1_000, mib=20, mib16=2, deflate=5_000, gui=100_000, repeats=5
+)
+QUICK = Sizes(receive=1_000, send=500, pings=50, mib=2, mib16=1, deflate=200, gui=2_000, repeats=1)
 
 
-def _json_text(size: int) -> str:
+def json_text(size: int) -> str:
     item = '{"symbol": "EURUSD", "bid": 1.08423, "ask": 1.08431, "ts": 1700000000123}, '
     return ("[" + item * (size // len(item) + 1))[:size]
 
 
-def _open_all(url: str, compression: bool, log: Callable[[str], None]) -> list[Client]:
+#: One measured operation: runs on a client, returns elapsed seconds.
+Op = Callable[[Client], float]
+
+
+def receive_op(n: int, size: int = 32) -> Op:
+    expected = flood_payload(size)
+    return lambda c: c.exchange([f"!flood {n} {size}"], n, expected)
+
+
+def send_op(n: int, payload: Message = "x" * 32) -> Op:
+    messages = [f"!sink {n}", *([payload] * n)]
+    return lambda c: c.exchange(messages, 1, f"!done {n}")
+
+
+def burst_op(n: int, payload: Message) -> Op:
+    messages = [payload] * n
+    return lambda c: c.exchange(messages, n, payload)
+
+
+def echo_op(n: int, payload: Message) -> Op:
+    return lambda c: sum(c.round_trips(payload, n))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named operation measured as a rate: ``count`` messages (or ``nbytes``) per run."""
+
+    key: str  # for --profile
+    label: str
+    count: int
+    op: Op
+    nbytes: int = 0  # > 0: report MB/s instead of msg/s
+    deflate: bool = False
+
+
+def scenarios(sizes: Sizes) -> list[Scenario]:
+    mib = 2**20
+    return [
+        Scenario(
+            "receive",
+            f"receive: {sizes.receive:,} x 32 B text pushed by the server",
+            sizes.receive,
+            receive_op(sizes.receive),
+        ),
+        Scenario(
+            "send",
+            f"send: {sizes.send:,} x 32 B text to the server",
+            sizes.send,
+            send_op(sizes.send),
+        ),
+        Scenario(
+            "large",
+            f"echo of 1 MiB binary, {sizes.mib} sequential",
+            sizes.mib,
+            echo_op(sizes.mib, bytes(mib)),
+            nbytes=sizes.mib * mib,
+        ),
+        Scenario(
+            "huge",
+            f"echo of 16 MiB binary, {sizes.mib16} sequential",
+            sizes.mib16,
+            echo_op(sizes.mib16, bytes(16 * mib)),
+            nbytes=sizes.mib16 * 16 * mib,
+        ),
+        Scenario(
+            "deflate",
+            f"permessage-deflate: echo burst of {sizes.deflate:,} x 1 KiB JSON text",
+            sizes.deflate,
+            burst_op(sizes.deflate, json_text(1024)),
+            deflate=True,
+        ),
+    ]
+
+
+def _open_all(url: str, compression: bool, log: Log, only: set[str] | None) -> list[Client]:
     clients = []
     for cls in CLIENTS:
+        if only is not None and cls.name not in only:
+            continue
         client = cls()
         try:
             client.open(url, compression)
@@ -424,46 +148,45 @@ def _open_all(url: str, compression: bool, log: Callable[[str], None]) -> list[C
     return clients
 
 
-def _close_all(clients: list[Client]) -> None:
-    for client in clients:
-        client.close()
-
-
-def _burst_rows(
-    clients: list[Client],
-    cases: list[tuple[str, Message, int]],
-    repeats: int,
-    log: Callable[[str], None],
-    group: str,
-) -> list[Row]:
-    rows = []
-    for label, payload, n in cases:
-        log(f"e2e: {label}")
+@contextmanager
+def _connected(
+    url: str, compression: bool, log: Log, only: set[str] | None
+) -> Iterator[list[Client]]:
+    clients = _open_all(url, compression, log, only)
+    try:
+        yield clients
+    finally:
         for client in clients:
-            client.burst(payload, max(1, n // 10))  # warm-up
-        times: dict[str, list[float]] = {c.name: [] for c in clients}
-        cpus: dict[str, list[float]] = {c.name: [] for c in clients}
-        for _ in range(repeats):
-            for client in clients:
-                # Process CPU time counts every thread of this process (Qt's, websockets'
-                # background thread), and not the echo server, which is another process.
-                cpu = time.process_time()
-                times[client.name].append(client.burst(payload, n))
-                cpus[client.name].append(time.process_time() - cpu)
-        rate: dict[str, float | None] = {c.name: None for c in CLIENTS}
-        cost: dict[str, float | None] = {c.name: None for c in CLIENTS}
-        for name, ts in times.items():
-            rate[name] = n / statistics.median(ts)
-            cost[name] = statistics.median(cpus[name]) / n * 1e6
-        rows.append(Row(group, label, "msg/s", True, rate, PAIRS))
-        rows.append(Row(group, f"{label}: client CPU per message", "µs", False, cost, PAIRS))
-    return rows
+            client.close()
 
 
-def _rtt_rows(
-    clients: list[Client], sizes: Sizes, log: Callable[[str], None], group: str
-) -> list[Row]:
-    rows = []
+def _measure(clients: list[Client], sc: Scenario, repeats: int, log: Log) -> list[Row]:
+    log(f"e2e: {sc.label}")
+    for client in clients:
+        sc.op(client)  # warm-up
+    times: dict[str, list[float]] = {c.name: [] for c in clients}
+    cpus: dict[str, list[float]] = {c.name: [] for c in clients}
+    for _ in range(repeats):
+        for client in clients:
+            # Process CPU time counts every thread of this process (Qt's, the sync clients'
+            # reader threads), and not the peer, which is another process.
+            cpu = time.process_time()
+            times[client.name].append(sc.op(client))
+            cpus[client.name].append(time.process_time() - cpu)
+    names = [cls.name for cls in CLIENTS]
+    rate: dict[str, float | None] = dict.fromkeys(names)
+    cost: dict[str, float | None] = dict.fromkeys(names)
+    for name, ts in times.items():
+        rate[name] = (sc.nbytes / 1e6 if sc.nbytes else sc.count) / statistics.median(ts)
+        cost[name] = statistics.median(cpus[name]) / sc.count * 1e6
+    unit = "MB/s" if sc.nbytes else "msg/s"
+    return [
+        Row(GROUP, sc.label, unit, True, rate, PAIRS, mine=QTWS),
+        Row(GROUP, f"{sc.label}: client CPU per message", "µs", False, cost, PAIRS, mine=QTWS),
+    ]
+
+
+def _rtt_rows(clients: list[Client], sizes: Sizes, log: Log) -> list[Row]:
     log("e2e: round trips of 32 bytes")
     payload = "x" * 32
     for client in clients:
@@ -472,83 +195,157 @@ def _rtt_rows(
     for _ in range(sizes.repeats):
         for client in clients:
             rtts[client.name] += client.round_trips(payload, sizes.pings)
-    median: dict[str, float | None] = {}
-    p99: dict[str, float | None] = {}
+    names = [cls.name for cls in CLIENTS]
+    median: dict[str, float | None] = dict.fromkeys(names)
+    p99: dict[str, float | None] = dict.fromkeys(names)
     for name, samples in rtts.items():
         samples.sort()
         median[name] = statistics.median(samples) * 1e6
-        p99[name] = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1e6
+        p99[name] = percentile(samples, 0.99) * 1e6
     total = sizes.pings * sizes.repeats
-    rows.append(
-        Row(group, f"round trip, 32 B text (median of {total})", "µs", False, median, PAIRS)
-    )
-    rows.append(Row(group, f"round trip, 32 B text (p99 of {total})", "µs", False, p99, PAIRS))
+    return [
+        Row(
+            GROUP,
+            f"round trip, 32 B text (median of {total})",
+            "µs",
+            False,
+            median,
+            PAIRS,
+            mine=QTWS,
+        ),
+        Row(GROUP, f"round trip, 32 B text (p99 of {total})", "µs", False, p99, PAIRS, mine=QTWS),
+    ]
 
-    for label, size, n in (("1 MiB", 2**20, sizes.mib), ("16 MiB", 16 * 2**20, sizes.mib16)):
-        log(f"e2e: echo of {label} binary messages")
-        big = bytes(size)
-        for client in clients:
-            client.round_trips(big, 1)
-        seconds: dict[str, list[float]] = {c.name: [] for c in clients}
-        for _ in range(sizes.repeats):
-            for client in clients:
-                seconds[client.name].append(sum(client.round_trips(big, n)))
-        values: dict[str, float | None] = {
-            name: size * n / statistics.median(ts) / 1e6 for name, ts in seconds.items()
-        }
-        rows.append(Row(group, f"echo of {label} binary, sequential", "MB/s", True, values, PAIRS))
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted samples (nearest rank)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def timer_gaps(client: Client, op: Op, interval_ms: int = 10) -> tuple[float, list[float]]:
+    """Run ``op`` on ``client`` while a ``interval_ms`` QTimer ticks; return the op's seconds
+    and the gaps between ticks (from the start of the op to its end) in milliseconds."""
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    start = time.perf_counter()
+    timer.start(interval_ms)
+    try:
+        elapsed = op(client)
+    finally:
+        timer.stop()
+    marks = [start, *ticks, start + elapsed]
+    return elapsed, [(b - a) * 1e3 for a, b in itertools.pairwise(marks)]
+
+
+def gap_summary(gaps: list[list[float]]) -> dict[str, float]:
+    """Median, p99 and worst over the gaps of several runs."""
+    every = sorted(g for run in gaps for g in run)
+    return {"p50": statistics.median(every), "p99": percentile(every, 0.99), "max": every[-1]}
+
+
+def gui_rows(clients: list[Client], sizes: Sizes, log: Log) -> list[Row]:
+    qt = [c for c in clients if c.name in ("qtws Qt", "QWebSocket")]
+    n = sizes.gui
+    log(f"gui: 10 ms timer while {n:,} messages arrive")
+    op = receive_op(n)
+    for client in qt:
+        timer_gaps(client, receive_op(max(1, n // 10)))
+    gaps: dict[str, list[list[float]]] = {c.name: [] for c in qt}
+    rates: dict[str, list[float]] = {c.name: [] for c in qt}
+    for _ in range(sizes.repeats):
+        for client in qt:
+            elapsed, run = timer_gaps(client, op)
+            gaps[client.name].append(run)
+            rates[client.name].append(n / elapsed)
+    summary = {name: gap_summary(g) for name, g in gaps.items()}
+    rows = [
+        Row(
+            GUI_GROUP,
+            f"{n:,} x 32 B: message rate",
+            "msg/s",
+            True,
+            {name: statistics.median(r) for name, r in rates.items()},
+            PAIRS,
+        )
+    ]
+    for key, what in (("p50", "median"), ("p99", "p99"), ("max", "worst")):
+        rows.append(
+            Row(
+                GUI_GROUP,
+                f"{n:,} x 32 B: {what} timer gap",
+                "ms",
+                False,
+                {name: s[key] for name, s in summary.items()},
+                PAIRS,
+            )
+        )
     return rows
 
 
 NOTES = {
-    "End to end (loopback, echo server in a child process)": [
-        "Bursts: send N messages back to back, then wait until all N echoes arrived "
-        "(median of the repeats); *client CPU per message* is the CPU time of the client "
-        "process (all its threads) divided by N: what the client costs, whatever the server's "
-        "speed.  MB/s: payload bytes sent ÷ time until the echo is back.  "
-        "The Qt clients run in the same QCoreApplication event loop; qtws blocking uses the "
-        "built-in selectors loop.  The `websockets` echo server (asyncio, one process) is a "
-        "shared ceiling: a client cannot go faster than it echoes.",
+    GROUP: [
+        "Rates: messages (or payload MB) ÷ median seconds of the repeats. *receive*: the "
+        "server writes prebuilt frames straight to its socket, so only the client's cost "
+        "counts; *send*: the server swallows N messages and answers once.  *client CPU per "
+        "message*: the CPU time of the client process (all its threads) ÷ N, whatever the "
+        "peer's speed.  The Qt clients run in the same QCoreApplication event loop; qtws "
+        "blocking uses the built-in selectors loop.  The peer is a `websockets` asyncio server "
+        "(one process): echo and send rates are capped by its speed.  *qtws vs best peer*: the "
+        "better of the two qtws columns against the best other client (named).",
+    ],
+    GUI_GROUP: [
+        "A `Qt.PreciseTimer` of 10 ms runs while the server pushes the messages; gaps between "
+        "its ticks, from the flood's start to the last message, over all repeats. A gap of "
+        "10 ms means the GUI never waited.",
     ],
 }
 
 
-def run(sizes: Sizes, log: Callable[[str], None]) -> list[Row]:
+def run(sizes: Sizes, log: Log, only: set[str] | None = None) -> list[Row]:
     app = QCoreApplication.instance() or QCoreApplication([])
-    group = "End to end (loopback, echo server in a child process)"
     rows: list[Row] = []
     with EchoServer() as server:
-        clients = _open_all(server.url, False, log)
-        try:
-            rows += _burst_rows(
-                clients,
-                [
-                    (f"burst of {sizes.small:,} x 32 B text", "x" * 32, sizes.small),
-                    (f"burst of {sizes.kib:,} x 1 KiB binary", bytes(1024), sizes.kib),
-                ],
-                sizes.repeats,
-                log,
-                group,
-            )
-            rows += _rtt_rows(clients, sizes, log, group)
-        finally:
-            _close_all(clients)
-        clients = _open_all(server.deflate_url, True, log)
-        try:
-            rows += _burst_rows(
-                clients,
-                [
-                    (
-                        f"permessage-deflate: burst of {sizes.deflate:,} x 1 KiB JSON text",
-                        _json_text(1024),
-                        sizes.deflate,
-                    )
-                ],
-                sizes.repeats,
-                log,
-                group,
-            )
-        finally:
-            _close_all(clients)
+        with _connected(server.url, False, log, only) as clients:
+            plain = [s for s in scenarios(sizes) if not s.deflate]
+            rows += _measure(clients, plain[0], sizes.repeats, log)
+            rows += _measure(clients, plain[1], sizes.repeats, log)
+            rows += _rtt_rows(clients, sizes, log)
+            for sc in plain[2:]:
+                rows += _measure(clients, sc, sizes.repeats, log)
+            rows += gui_rows(clients, sizes, log)
+        with _connected(server.deflate_url, True, log, only) as clients:
+            for sc in scenarios(sizes):
+                if sc.deflate:
+                    rows += _measure(clients, sc, sizes.repeats, log)
     del app
     return rows
+
+
+def profile(key: str, client_name: str, sizes: Sizes, log: Log, top: int = 30) -> str:
+    """Run scenario ``key`` (or ``gui``) once on one client under cProfile; the top
+    functions by own time, as text."""
+    app = QCoreApplication.instance() or QCoreApplication([])
+    chosen = {s.key: s for s in scenarios(sizes)}
+    if key == "gui":
+        sc = Scenario("gui", "gui flood", sizes.gui, receive_op(sizes.gui))
+    elif key in chosen:
+        sc = chosen[key]
+    else:
+        raise ValueError(f"unknown scenario {key!r}: one of {sorted([*chosen, 'gui'])}")
+    with EchoServer() as server:
+        url = server.deflate_url if sc.deflate else server.url
+        with _connected(url, sc.deflate, log, {client_name}) as clients:
+            if not clients:
+                raise ValueError(f"{client_name!r} cannot run {key!r}")
+            sc.op(clients[0])  # warm-up
+            prof = cProfile.Profile()
+            prof.enable()
+            seconds = sc.op(clients[0])
+            prof.disable()
+    del app
+    out = io.StringIO()
+    out.write(f"{client_name}, {sc.label}: {seconds:.3f} s under cProfile\n")
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()

@@ -17,7 +17,9 @@ class Row:
     ``values`` maps a column (an implementation) to its measurement, ``None`` when it does not
     apply or failed.  ``ratios`` maps a label ``"<qtws column> vs <other column>"`` to a ratio
     that is > 1 when qtws is faster: qtws ÷ other for throughputs (``higher_is_better``),
-    other ÷ qtws for times.
+    other ÷ qtws for times.  With ``mine`` (the qtws columns), the ratio labelled
+    :data:`BEST` compares the best of them with the best of every other column, named in
+    ``best_peer``.
     """
 
     group: str
@@ -27,14 +29,36 @@ class Row:
     values: dict[str, float | None]
     pairs: list[tuple[str, str]] = field(default_factory=list)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    mine: tuple[str, ...] = ()
+    best_peer: str | None = None
+
+    def _ratio(self, a: float | None, b: float | None) -> float | None:
+        if not (a and b):
+            return None
+        return a / b if self.higher_is_better else b / a
+
+    def _best(self, columns: list[str]) -> str | None:
+        measured = [c for c in columns if self.values.get(c)]
+        if not measured:
+            return None
+        pick = max if self.higher_is_better else min
+        return pick(measured, key=lambda c: self.values[c] or 0.0)
 
     def __post_init__(self) -> None:
         for mine, other in self.pairs:
-            a, b = self.values.get(mine), self.values.get(other)
-            ratio: float | None = None
-            if a and b:
-                ratio = a / b if self.higher_is_better else b / a
-            self.ratios[f"{mine} vs {other}"] = ratio
+            self.ratios[f"{mine} vs {other}"] = self._ratio(
+                self.values.get(mine), self.values.get(other)
+            )
+        if self.mine:
+            ours = self._best([c for c in self.values if c in self.mine])
+            self.best_peer = self._best([c for c in self.values if c not in self.mine])
+            self.ratios[BEST] = self._ratio(
+                self.values.get(ours or ""), self.values.get(self.best_peer or "")
+            )
+
+
+#: The label of the ratio "best qtws column vs best other column".
+BEST = "qtws vs best peer"
 
 
 def _version(dist: str) -> str:
@@ -72,6 +96,9 @@ def machine_info() -> dict[str, Any]:
         "qt": QT_VERSION_STR,
         "websockets": _version("websockets"),
         "wsproto": _version("wsproto"),
+        "aiohttp": _version("aiohttp"),
+        "picows": _version("picows"),
+        "websocket-client": _version("websocket-client"),
         "numpy": _version("numpy"),
     }
 
@@ -80,7 +107,9 @@ def machine_line(info: dict[str, Any]) -> str:
     return (
         f"{info['cpus']} CPUs ({info['cpu']}), {info['platform']}, "
         f"Python {info['python']}, qtws {info['qtws']}, PyQt6 {info['pyqt6']} (Qt {info['qt']}), "
-        f"websockets {info['websockets']}, wsproto {info['wsproto']}, numpy {info['numpy']}"
+        f"websockets {info['websockets']}, wsproto {info['wsproto']}, aiohttp {info['aiohttp']}, "
+        f"picows {info['picows']}, websocket-client {info['websocket-client']}, "
+        f"numpy {info['numpy']}"
     )
 
 
@@ -125,7 +154,11 @@ def markdown(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]])
         for row in members:
             cells = [row.name, row.unit]
             cells += [_fmt(row.values.get(c)) for c in columns]
-            cells += [_fmt_ratio(row.ratios.get(r)) if r in row.ratios else "" for r in ratio_cols]
+            for r in ratio_cols:
+                cell = _fmt_ratio(row.ratios.get(r)) if r in row.ratios else ""
+                if r == BEST and row.best_peer and row.ratios.get(r) is not None:
+                    cell += f" ({row.best_peer})"
+                cells.append(cell)
             out.append("| " + " | ".join(cells) + " |")
         for note in notes.get(group, []):
             out += ["", note]
@@ -143,6 +176,7 @@ def as_json(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]]) 
                 "higher_is_better": r.higher_is_better,
                 "values": r.values,
                 "ratios": r.ratios,
+                "best_peer": r.best_peer,
             }
             for r in rows
         ],

@@ -1,9 +1,16 @@
-"""The echo server for the end-to-end benchmarks, run in a child process so that it does not
-share the client's GIL: ``python -m bench.server``.
+"""The peer of the end-to-end benchmarks, run in a child process so that it does not share the
+client's GIL: ``python -m bench.server``.
 
-It serves two ``websockets`` asyncio echo servers on 127.0.0.1 -- one without
-permessage-deflate, one with it -- prints ``<plain port> <deflate port>`` on one line, and
-exits when its standard input reaches EOF (the parent closes it, or dies).
+It serves two ``websockets`` asyncio servers on 127.0.0.1 -- one without permessage-deflate,
+one with it -- prints ``<plain port> <deflate port>`` on one line, and exits when its standard
+input reaches EOF (the parent closes it, or dies).  Every message is echoed, except two text
+commands:
+
+* ``!flood N SIZE``: the server sends N text messages of SIZE bytes at once.  On the plain
+  server the frames are built once and written straight to the transport, so that the
+  server's own per-message cost does not cap what a client can receive.
+* ``!sink N``: the server swallows the next N messages and answers ``!done N``: what a
+  client can send.
 """
 
 from __future__ import annotations
@@ -17,17 +24,65 @@ from types import TracebackType
 from websockets.asyncio.server import ServerConnection, serve
 
 
-async def _echo(ws: ServerConnection) -> None:
+def flood_payload(size: int) -> str:
+    """The text every flooded message carries (the client checks its length)."""
+    return ("0123456789abcdefghijklmnopqrstuvwxyz" * (size // 36 + 1))[:size]
+
+
+def _frame(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
+async def _flood(ws: ServerConnection, count: int, size: int, raw: bool) -> None:
+    payload = flood_payload(size)
+    if raw:
+        # Unmasked server frames, written in ~1 MiB pieces; websockets writes nothing else
+        # meanwhile (the client waits for the whole flood before it sends again).
+        frame = _frame(payload.encode())
+        per = max(1, 2**20 // len(frame))
+        transport = ws.transport
+        for start in range(0, count, per):
+            async with ws.send_context():  # waits while the transport's buffer is full
+                transport.write(frame * min(per, count - start))
+        return
+    for _ in range(count):
+        await ws.send(payload)
+
+
+async def _serve(ws: ServerConnection, raw: bool) -> None:
     with contextlib.suppress(Exception):
         async for message in ws:
+            if isinstance(message, str) and message.startswith("!"):
+                command, *args = message.split()
+                if command == "!flood":
+                    await _flood(ws, int(args[0]), int(args[1]), raw)
+                    continue
+                if command == "!sink":
+                    for _ in range(int(args[0])):
+                        await ws.recv()
+                    await ws.send(f"!done {args[0]}")
+                    continue
             await ws.send(message)
+
+
+async def _plain(ws: ServerConnection) -> None:
+    await _serve(ws, raw=True)
+
+
+async def _deflate(ws: ServerConnection) -> None:
+    await _serve(ws, raw=False)
 
 
 async def _main() -> None:
     common = {"max_size": None, "ping_interval": None}
     async with (
-        serve(_echo, "127.0.0.1", 0, compression=None, **common) as plain,  # type: ignore[arg-type]
-        serve(_echo, "127.0.0.1", 0, compression="deflate", **common) as deflate,  # type: ignore[arg-type]
+        serve(_plain, "127.0.0.1", 0, compression=None, **common) as plain,  # type: ignore[arg-type]
+        serve(_deflate, "127.0.0.1", 0, compression="deflate", **common) as deflate,  # type: ignore[arg-type]
     ):
         ports = [next(iter(s.sockets)).getsockname()[1] for s in (plain, deflate)]
         print(*ports, flush=True)

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import Row, markdown
+from bench.e2e import gap_summary, percentile
+from bench.report import BEST, Row, markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,17 +41,26 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
         measured = [v for v in row["values"].values() if v is not None]
         assert measured and all(v > 0 and math.isfinite(v) for v in measured), row
     e2e = [r for r in rows if r["group"].startswith("End to end")]
-    # Every client produced a number in every scenario; QWebSocket has no permessage-deflate.
+    # Every client produced a number in every scenario, except permessage-deflate for the
+    # clients that lack it.
+    no_deflate = {"QWebSocket", "picows", "websocket-client"}
+    assert len(e2e[0]["values"]) == 8
     for row in e2e:
+        assert row["best_peer"] not in (None, "qtws Qt", "qtws blocking"), row
         for client, value in row["values"].items():
-            if client == "QWebSocket" and "deflate" in row["name"]:
+            if client in no_deflate and "deflate" in row["name"]:
                 assert value is None
             else:
                 assert value is not None, (row["name"], client)
+    gui = [r for r in rows if r["group"].startswith("GUI")]
+    assert {tuple(r["values"]) for r in gui} == {("qtws Qt", "QWebSocket")}
+    assert [r["unit"] for r in gui] == ["msg/s", "ms", "ms", "ms"]
     ratios = [v for r in rows for v in r["ratios"].values() if v is not None]
     assert len(ratios) >= len(rows)
     saved = (tmp_path / "latest.md").read_text(encoding="utf-8")
     for label in ("qtws vs websockets", "qtws vs wsproto", "qtws Qt vs QWebSocket"):
+        assert f" {label} |" in saved, label
+    for label in ("qtws vs best peer", "picows", "aiohttp", "websocket-client"):
         assert f" {label} |" in saved, label
     assert json.loads((tmp_path / "latest.json").read_text(encoding="utf-8")) == result
 
@@ -68,4 +78,37 @@ def test_ratio_direction() -> None:
     assert "| n/a | µs | 50.0 | — | — |" in table
 
 
-_INFO = ("cpu", "platform", "python", "qtws", "pyqt6", "qt", "websockets", "wsproto", "numpy")
+def test_best_peer_ratio() -> None:
+    # The better qtws column against the best other column, which is named.
+    values: dict[str, float | None] = {"a": 90.0, "b": 120.0, "p": 100.0, "q": 150.0, "r": None}
+    rate = Row("g", "rate", "msg/s", True, values, mine=("a", "b"))
+    assert rate.best_peer == "q" and rate.ratios == {BEST: 0.8}
+    time = Row("g", "time", "µs", False, values, mine=("a", "b"))
+    assert time.best_peer == "p" and time.ratios == {BEST: 100.0 / 90.0}
+    alone = Row("g", "alone", "ms", False, {"a": 1.0, "p": None}, mine=("a",))
+    assert alone.best_peer is None and alone.ratios == {BEST: None}
+    info = {"cpus": 2, **dict.fromkeys(_INFO, "?")}
+    assert "| **0.80×** (q) |" in markdown([rate], info, {})  # noqa: RUF001
+    assert markdown([alone], info, {}).rstrip().endswith("| alone | ms | 1.00 | — | — |")
+
+
+def test_gap_statistics() -> None:
+    gaps = gap_summary([[10.0] * 98 + [30.0], [12.0, 50.0]])
+    assert gaps == {"p50": 10.0, "p99": 30.0, "max": 50.0}
+    assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
+
+
+_INFO = (
+    "cpu",
+    "platform",
+    "python",
+    "qtws",
+    "pyqt6",
+    "qt",
+    "websockets",
+    "wsproto",
+    "aiohttp",
+    "picows",
+    "websocket-client",
+    "numpy",
+)
