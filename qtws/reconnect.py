@@ -68,9 +68,11 @@ class Outbox:
         if len(self._queue) + extra >= self.limit:
             raise BufferFull(f"outbox full ({self.limit} messages waiting for the connection)")
 
-    def put(self, msg: Message) -> None:
-        """Queue ``msg``; :class:`~qtws.BufferFull` when the outbox is full."""
-        self.check_room()
+    def put(self, msg: Message, *, accepted: bool = False) -> None:
+        """Queue ``msg``; :class:`~qtws.BufferFull` when the outbox is full, unless ``send()``
+        already ``accepted`` it (from another thread, checked when it was called)."""
+        if not accepted:
+            self.check_room()
         self._queue.append(msg)
         self._nbytes += _size(msg)
 

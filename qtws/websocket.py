@@ -389,7 +389,7 @@ class WebSocket(BlockingAPI, QObject):
         with self._inflight_lock:
             self._inflight -= 1
         try:
-            self._send_now(msg)
+            self._send_now(msg, accepted=True)
         except InvalidState as exc:
             # Closed between the call and now: the caller could not be told, so count it.
             self._counts["un"] += 1
@@ -566,7 +566,9 @@ class WebSocket(BlockingAPI, QObject):
         if self._state is ReadyState.CLOSED:
             self._emit("closed", event, callback=self.onclose)
 
-    def _send_now(self, msg: str | bytes) -> None:
+    def _send_now(self, msg: str | bytes, accepted: bool = False) -> None:
+        """Send or queue ``msg``; ``accepted``: a send() from another thread, which passed the
+        room checks when it was called, so it is never refused for room now."""
         state = self._state
         conn = self._conn
         if state is ReadyState.OPEN and conn is not None and not conn.finished:
@@ -577,7 +579,7 @@ class WebSocket(BlockingAPI, QObject):
                 # browsers do in CLOSING, it is dropped (counted and logged), never raised
                 # into the slot that sent it.
                 if self._config.reconnect is not None and not self._user_closed:
-                    self._outbox.put(msg)
+                    self._outbox.put(msg, accepted=accepted)
                     return
                 self._counts["un"] += 1
                 _log.warning("message not sent: the connection is closing")
@@ -589,7 +591,7 @@ class WebSocket(BlockingAPI, QObject):
             self._counts["mo"] += 1
             return
         if state is ReadyState.CONNECTING and not self._user_closed:
-            self._outbox.put(msg)
+            self._outbox.put(msg, accepted=accepted)
             return
         raise InvalidState(f"cannot send: the WebSocket is {state.name}")
 

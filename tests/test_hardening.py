@@ -414,3 +414,45 @@ def test_closed_websockets_are_freed_in_a_plain_script_without_gc() -> None:
         finally:
             gc.enable()
     assert alive == 0
+
+
+def test_sends_accepted_from_a_thread_are_never_refused_for_room_later(qtbot: QtBot) -> None:
+    """A thread's send() is checked when it is called (OPEN: no outbox limit); it reaches the
+    GUI thread after the server's close, when the outbox is the only place left: it is queued
+    there even beyond outbox_limit (accepted means accepted) and sent after the reconnect."""
+    got: list[str] = []
+    connections = 0
+
+    def handler(conn: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 1:
+            conn.send("go")
+            conn.close(1012, "restarting")
+            return
+        got.extend(str(m) for m in conn)
+
+    policy = qtws.ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+    with ws_server(handler) as srv:
+        ws = qtws.WebSocket(
+            srv.url,
+            config=qtws.Config(ping_interval=None, proxy=None, reconnect=policy, outbox_limit=2),
+        )
+
+        def on_message(m: object) -> None:
+            def producer() -> None:
+                for i in range(5):
+                    ws.send(f"m{i}")
+
+            t = threading.Thread(target=producer)
+            t.start()
+            t.join()
+
+        ws.message.connect(on_message)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        qtbot.waitUntil(lambda: len(got) == 5, timeout=10000)
+        assert got == [f"m{i}" for i in range(5)]
+        assert ws.stats.messages_unsent == 0
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
