@@ -21,6 +21,11 @@ failures are ``OSError`` whose message names the phase and the peer (the server 
 proxy); an end-of-file or reset in any phase ends the attempt at once.  ``cancel()`` stops the
 pipeline without a report.  The loop registrations are the dialer's own and are all gone when
 it reports, so the connection driver starts from a clean socket.
+
+This module is over 400 lines because the four phases share one state (the socket, its
+registrations, the deadline and which peer to name in an error) and hand over to each other
+without a report in between; the proxy protocols' framing is in :mod:`qtws.proxy` and
+:mod:`qtws.socks`, certificate checks in :mod:`qtws.certificates`.
 """
 
 from __future__ import annotations

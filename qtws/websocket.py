@@ -4,8 +4,9 @@ How it works
 ------------
 A :class:`WebSocket` belongs to the thread that created it and to that thread's event-loop
 proxy (:func:`qtws.get_event_loop_proxy`).  ``open()`` starts a
-:class:`~qtws.connection.Connection`, which reports back through the ``on_*`` methods below;
-each report updates the state *first* and emits *then*, and every emission re-checks the state
+:class:`~qtws.connection.Connection`, which reports back to a private ``_Sink`` (holding the
+WebSocket weakly, so no user-visible ``on_*`` attribute can be overwritten by mistake); each
+report updates the state *first* and emits *then*, and every emission re-checks the state
 afterwards, because a slot may call ``close()``, ``send()`` or ``deleteLater()``.
 
 ``send()`` and ``close()`` may be called from any thread: they are marshalled to the owning
@@ -29,6 +30,12 @@ Signal sequences
   then ``opened`` again on success.  ``closed`` comes once, when the WebSocket stops for good:
   after ``close()``, after ``max_attempts`` failed attempts, or on a permanent error (invalid
   URL, certificate error, refused negotiation, HTTP 4xx other than 408/429).
+
+This module is over 400 lines (the class ~600) because the public API is one object: its
+signals, browser-style callbacks and methods are the contract (design.md), and each report
+from the driver must update the state and emit in one place that re-checks the state after
+every emission.  The reconnect policy (:mod:`qtws.reconnect`), the blocking API
+(:mod:`qtws.blocking`) and the value types (:mod:`qtws.state`) live in their own modules.
 """
 
 from __future__ import annotations
