@@ -29,10 +29,14 @@ __all__ = [
     "QCoreApplication",
     "QEventLoop",
     "QMetaMethod",
+    "QNetworkProxy",
+    "QNetworkProxyFactory",
+    "QNetworkProxyQuery",
     "QObject",
     "QSocketNotifier",
     "QThread",
     "QTimer",
+    "QUrl",
     "Qt",
     "Signal",
     "Slot",
@@ -79,9 +83,11 @@ if TYPE_CHECKING:
         Qt,
         QThread,
         QTimer,
+        QUrl,
     )
     from PyQt6.QtCore import pyqtSignal as Signal
     from PyQt6.QtCore import pyqtSlot as Slot
+    from PyQt6.QtNetwork import QNetworkProxy, QNetworkProxyFactory, QNetworkProxyQuery
 
     def is_deleted(obj: object) -> bool:
         """Whether the C++ object behind ``obj`` was deleted."""
@@ -98,6 +104,7 @@ elif QT_API == "pyqt6":
         Qt,
         QThread,
         QTimer,
+        QUrl,
     )
     from PyQt6.QtCore import pyqtSignal as Signal
     from PyQt6.QtCore import pyqtSlot as Slot
@@ -115,6 +122,7 @@ else:
         Qt,
         QThread,
         QTimer,
+        QUrl,
         Signal,
         Slot,
     )
@@ -122,3 +130,17 @@ else:
     def is_deleted(obj: object) -> bool:
         """Whether the C++ object behind ``obj`` was deleted."""
         return not shiboken6.isValid(obj)
+
+
+# QtNetwork's names (proxy="system"), imported on first use: ~16 ms that `import qtws` and the
+# GUI thread need not pay (the system-proxy lookup runs on a worker thread).
+_NETWORK_NAMES = ("QNetworkProxy", "QNetworkProxyFactory", "QNetworkProxyQuery")
+
+
+def __getattr__(name: str) -> object:
+    if name in _NETWORK_NAMES:
+        network = importlib.import_module(f"{BINDINGS[QT_API]}.QtNetwork")
+        for each in _NETWORK_NAMES:
+            globals()[each] = getattr(network, each)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

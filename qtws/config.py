@@ -132,7 +132,8 @@ class Config:
     """Settings of a :class:`qtws.WebSocket`; see each field's comment.
 
     ``headers`` accepts a mapping or a sequence of ``(name, value)`` pairs.  ``proxy`` is
-    ``"auto"`` (from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``), ``None``
+    ``"auto"`` (from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``, else Qt's
+    settings when a Qt application exists), ``"system"`` (the same, even without one), ``None``
     (direct), an ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy, or a
     ``socks5://``, ``socks5h://``, ``socks4a://`` or ``socks4://`` URL (see :mod:`qtws.proxy`).
     """
@@ -232,13 +233,16 @@ class Config:
                 raise ValueError(
                     f"header {name!r} is set by qtws itself (use subprotocols/compression)"
                 )
-        if self.proxy is not None and self.proxy != "auto":
+        if self.proxy is not None and self.proxy not in ("auto", "system"):
             if not isinstance(self.proxy, str):
                 raise TypeError(
-                    f"proxy must be 'auto', None or a proxy URL string, got {self.proxy!r}"
+                    f"proxy must be 'auto', 'system', None or a proxy URL string, "
+                    f"got {self.proxy!r}"
                 )
             if "://" not in self.proxy:
-                raise ValueError("proxy must be 'auto', None or a URL such as http://host:port")
+                raise ValueError(
+                    "proxy must be 'auto', 'system', None or a URL such as http://host:port"
+                )
             from .proxy import parse_proxy  # validates the URL; messages mask the password
 
             parse_proxy(self.proxy)

@@ -62,7 +62,7 @@ from .dial import Dialer, preload
 from .errors import ConnectionClosed, HandshakeError, InvalidState, WebSocketError
 from .keepalive import KeepAlive
 from .loop.base import EventLoopProxy, Handle
-from .proxy import ProxySpec, proxy_for
+from .proxy import ProxySpec, SystemLookup, proxy_for
 from .writequeue import WriteQueue
 
 __all__ = ["Connection", "Sink"]
@@ -118,7 +118,7 @@ class Connection:
         self.mask_source = mask_source
         self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
         self._origin = self.uri  # fixed cookies go only to this origin
-        self._proxy: ProxySpec | None = None
+        self._proxy: ProxySpec | SystemLookup | None = None
         self._dialer: Dialer | None = None
         self._sock: socket.socket | None = None
         self._proto: ClientConnection | None = None
@@ -319,6 +319,8 @@ class Connection:
         return frozenset(pins) if pins and uri.secure else None
 
     def _on_dialed(self, result: socket.socket | BaseException) -> None:
+        assert self._dialer is not None
+        self._proxy = self._dialer.proxy  # the system's answer: a probe re-dial reuses it
         self._dialer = None
         if isinstance(result, BaseException):
             if not (

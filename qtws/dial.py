@@ -5,6 +5,8 @@ How it works
 A :class:`Dialer` is one pipeline on the loop's thread, driven by the event-loop proxy:
 
 1. **resolve** the server's (or the proxy's) host name off-thread (``EventLoopProxy.resolve``);
+   for ``proxy="system"`` first ask the system which proxy (a
+   :class:`~qtws.proxy.SystemLookup`, on a worker thread: it may evaluate a PAC script);
 2. **connect**: each address in turn, non-blocking; the writer notifier says when ``connect``
    finished, ``SO_ERROR`` whether it worked; a refused address moves on to the next one;
 3. **proxy**: through an HTTP proxy, a ``CONNECT host:port`` request, its answer parsed with
@@ -49,7 +51,7 @@ from .config import Config
 from .core import WebSocketURI
 from .errors import HandshakeError, InvalidStatus
 from .loop.base import AddrInfo, EventLoopProxy, Handle
-from .proxy import ProxySpec
+from .proxy import ProxySpec, SystemLookup
 
 if TYPE_CHECKING:
     from .socks import SocksHandshake
@@ -63,6 +65,7 @@ _PROXY_RESPONSE_LIMIT = 16 * 1024
 DoneCallback = Callable[[socket.socket | BaseException], None]
 
 _PHASES = {
+    "proxy-lookup": "looking up the system proxy",
     "resolving": "resolving the host name",
     "connecting": "connecting",
     "proxy": "the HTTP proxy's CONNECT",
@@ -79,7 +82,7 @@ class Dialer:
         loop: EventLoopProxy,
         uri: WebSocketURI,
         config: Config,
-        proxy: ProxySpec | None,
+        proxy: ProxySpec | SystemLookup | None,
         done: DoneCallback,
         *,
         pins: frozenset[str] | None = None,
@@ -90,7 +93,8 @@ class Dialer:
         self._loop = loop
         self._uri = uri
         self._config = config
-        self._proxy = proxy
+        self._lookup = proxy if isinstance(proxy, SystemLookup) else None
+        self._proxy = proxy if isinstance(proxy, ProxySpec) else None
         self._done: DoneCallback | None = done
         self.phase = "idle"
         self._sock: socket.socket | None = None
@@ -110,6 +114,11 @@ class Dialer:
         return _PHASES.get(self.phase, "opening")
 
     @property
+    def proxy(self) -> ProxySpec | SystemLookup | None:
+        """The proxy: once the system lookup answered, its answer (a re-dial skips it)."""
+        return self._lookup or self._proxy
+
+    @property
     def _peer(self) -> str:
         if self._proxy is not None:
             return self._proxy.name
@@ -126,6 +135,24 @@ class Dialer:
             self._addrs = [unix]
             self._pending = self._loop.call_soon(self._guard(self._try_next_address))
             return
+        if self._lookup is not None:
+            self.phase = "proxy-lookup"
+            self._pending = _run_off_thread(
+                self._loop, self._lookup, self._guard(self._on_proxy_looked_up)
+            )
+            return
+        self._resolve()
+
+    def _on_proxy_looked_up(self, result: ProxySpec | BaseException | None) -> None:
+        self._pending = None
+        if isinstance(result, BaseException):
+            self._report(result)
+            return
+        self._lookup = None
+        self._proxy = result
+        self._resolve()
+
+    def _resolve(self) -> None:
         self.phase = "resolving"
         proxy = self._proxy
         if (
@@ -449,6 +476,45 @@ class Dialer:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None
+
+
+class _OffThread:
+    """A job on a worker thread; ``cancel()`` drops its result (the job itself runs on)."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def _run_off_thread(
+    loop: EventLoopProxy,
+    job: Callable[[], ProxySpec | None],
+    callback: Callable[[ProxySpec | BaseException | None], None],
+) -> Handle:
+    """Run the blocking ``job`` on a daemon thread (one that hangs never delays exit) and
+    hand its result, or its exception, to ``callback`` on the loop's thread."""
+    handle = _OffThread()
+
+    def deliver(result: ProxySpec | BaseException | None) -> None:
+        if not handle.cancelled:
+            handle.cancelled = True
+            callback(result)
+
+    def work() -> None:
+        result: ProxySpec | BaseException | None
+        try:
+            result = job()
+        except Exception as exc:
+            result = exc
+        with contextlib.suppress(Exception):  # the loop may be gone by now
+            loop.call_soon_threadsafe(lambda: deliver(result))
+
+    threading.Thread(target=work, name="qtws-proxy-lookup", daemon=True).start()
+    return handle
 
 
 def _is_ip(host: str) -> bool:

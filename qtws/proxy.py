@@ -13,12 +13,18 @@ How it works
   ``socksio`` package (``pip install 'qtws[socks]'``).
 * ``"auto"`` reads the environment as curl and urllib do: ``https_proxy`` for ``wss``,
   ``http_proxy`` for ``ws``, else ``all_proxy``, and honours ``no_proxy``.  A proxy URL qtws
-  cannot use is ignored with a warning that never shows its password.
-* ``"system"``: the environment where one of those variables is set, else the operating
-  system's settings, asked through the ``system`` function the façade passes in (Qt's
-  ``QNetworkProxyFactory.systemProxyForQuery``); this module never imports Qt.  Loopback
-  targets (``localhost``, ``127.0.0.0/8``, ``::1``) never go through a system proxy, as in
-  browsers.
+  cannot use is ignored with a warning that never shows its password.  When none of
+  ``https_proxy``/``http_proxy``/``all_proxy`` is set and a Qt application exists, it asks Qt
+  as ``"system"`` does (what QWebSocket in the same app would use).
+* ``"system"``: the environment where one of those variables is set (and ``no_proxy``
+  always), else Qt's proxy settings for the URL: ``QNetworkProxyFactory.proxyForQuery``,
+  which is the operating system's configuration (PAC included) unless the application set its
+  own with ``QNetworkProxy.setApplicationProxy`` or a factory.  The lookup may block (a PAC
+  script fetched over the network), so :func:`proxy_for` only returns a
+  :class:`SystemLookup` and the dialer runs it off the loop's thread.  The Qt side registers
+  itself with :func:`set_system_source`; this module never imports Qt.
+* Loopback targets (``localhost``, ``127.0.0.0/8``, ``::1``) never go through an environment
+  or system proxy, as in browsers.
 * ``ws+unix://`` URLs never go through a proxy.
 
 Only the settings live here; :mod:`qtws.dial` dials the proxy.
@@ -34,19 +40,27 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .config import _redact_url as redact_url
 from .core import WebSocketURI
 
-__all__ = ["SOCKS_SCHEMES", "ProxySpec", "SystemProxy", "parse_proxy", "proxy_for", "redact_url"]
+__all__ = [
+    "SOCKS_SCHEMES",
+    "ProxySpec",
+    "SystemLookup",
+    "SystemSource",
+    "parse_proxy",
+    "proxy_for",
+    "redact_url",
+    "set_system_source",
+]
 
 _log = logging.getLogger("qtws")
 
 SOCKS_SCHEMES = ("socks5", "socks5h", "socks4a", "socks4")
 _DEFAULT_PORTS = {"http": 8080, "https": 8080, **dict.fromkeys(SOCKS_SCHEMES, 1080)}
 
-# The façade's lookup of the operating system's proxy for a URL: a proxy URL or None (direct).
-SystemProxy = Callable[[WebSocketURI], "str | None"]
 
 # Public in urllib.request but missing from typeshed.
 _proxy_bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
@@ -94,14 +108,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def proxy_for(
-    uri: WebSocketURI, setting: str | None, system: SystemProxy | None = None
-) -> ProxySpec | None:
+class SystemSource(Protocol):
+    """Where ``"system"`` proxies come from (Qt's side, registered by the façade)."""
+
+    def applies(self) -> bool:
+        """Whether ``"auto"`` consults it now (a Qt application exists); cheap, loop thread."""
+
+    def lookup(self, uri: WebSocketURI) -> ProxySpec | None:
+        """The proxy for ``uri`` (``None``: direct).  May block: called on a worker thread.
+        Raises ``OSError`` naming what it found when no usable proxy is configured."""
+
+
+_system_source: SystemSource | None = None
+
+
+def set_system_source(source: SystemSource | None) -> None:
+    """Register where ``proxy="system"`` asks (``None``: ``"system"`` reads only the
+    environment and ``"auto"`` never asks)."""
+    global _system_source
+    _system_source = source
+
+
+@dataclass(frozen=True)
+class SystemLookup:
+    """The system's proxy for ``uri``, still to be asked: call it off the loop's thread."""
+
+    uri: WebSocketURI
+    source: SystemSource = field(repr=False)
+
+    def __call__(self) -> ProxySpec | None:
+        return self.source.lookup(self.uri)
+
+
+def proxy_for(uri: WebSocketURI, setting: str | None) -> ProxySpec | SystemLookup | None:
     """The proxy to use for ``uri`` given ``Config.proxy`` (see module doc); ``None``: direct.
 
-    ``system`` looks up the operating system's proxy for ``proxy="system"`` (without it,
-    ``"system"`` reads only the environment).  Raises ``ValueError`` for an explicit proxy URL
-    qtws cannot use."""
+    Raises ``ValueError`` for an explicit proxy URL qtws cannot use."""
     if setting is None or uri.unix_path is not None:
         return None
     if setting not in ("auto", "system"):
@@ -109,19 +151,17 @@ def proxy_for(
     if _is_loopback(uri.host):
         return None
     env = urllib.request.getproxies_environment()
-    if setting == "system" and not env.keys() & {"https", "http", "all"}:
-        # Environment variables take precedence where they are set (as in curl and Qt).
-        if system is None or _is_loopback(uri.host):
-            return None
-        url = system(uri)
-        return _usable(url, "the system settings") if url else None
-    url = env.get("https" if uri.secure else "http") or env.get("all")
-    if not url or _proxy_bypass(uri.host, env):
-        return None
     # no_proxy entries may carry ports; proxy_bypass_environment checks host:port too.
-    if _proxy_bypass(f"{uri.host}:{uri.port}", env):
+    if _proxy_bypass(uri.host, env) or _proxy_bypass(f"{uri.host}:{uri.port}", env):
         return None
-    return _usable(url, "the environment")
+    if not env.keys() & {"https", "http", "all"}:
+        # Environment variables take precedence where they are set (as in curl and Qt).
+        source = _system_source
+        if source is not None and (setting == "system" or source.applies()):
+            return SystemLookup(uri, source)
+        return None
+    url = env.get("https" if uri.secure else "http") or env.get("all")
+    return _usable(url, "the environment") if url else None
 
 
 def _usable(url: str, where: str) -> ProxySpec | None:

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import loop as _loop
+from . import system_proxy
 from ._qt import QMetaMethod, QObject, QThread, Signal, Slot, is_deleted
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .certificates import UntrustedCertificate
@@ -63,6 +64,7 @@ from .state import CloseEvent, ReadyState, Stats
 __all__ = ["CloseEvent", "ReadyState", "Stats", "WebSocket"]
 
 _log = logging.getLogger("qtws")
+system_proxy.install()  # proxy="system" (and "auto" in a Qt application) asks Qt
 _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entrancy check)
 
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
