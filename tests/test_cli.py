@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -229,9 +230,10 @@ def test_timeout_before_count_is_a_failure() -> None:
 
 
 def test_connection_refused_exits_1_without_traceback() -> None:
-    with RawServer(lambda c: None) as raw:
-        port = raw.port
-    out = run_cli(f"ws://127.0.0.1:{port}/", stdin=None)
+    # A port bound but not listening refuses connections, and nobody else can take it meanwhile.
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        out = run_cli(f"ws://127.0.0.1:{blocker.getsockname()[1]}/", stdin=None)
     assert out.returncode == 1
     assert "ConnectionRefusedError" in out.stderr
     assert "closed: code 1006, not clean" in out.stderr
