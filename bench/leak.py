@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.leak", description=__doc__)
     parser.add_argument("--cycles", type=int, default=15_000)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--trim", action="store_true", help="also after glibc's malloc_trim(0)")
+    parser.add_argument("--no-compression", action="store_true", help="without permessage-deflate")
     args = parser.parse_args(argv)
 
     import qtws
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     url = f"ws://127.0.0.1:{proc.stdout.readline().strip()}/"
-    config = qtws.Config(ping_interval=None, proxy=None)
+    config = qtws.Config(ping_interval=None, proxy=None, compression=not args.no_compression)
 
     def cycle() -> None:
         ws = qtws.WebSocket(url, config=config)
@@ -59,12 +61,19 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.cycles):
             cycle()
         after = _rss_kib()
+        if args.trim:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            trimmed = _rss_kib()
     finally:
         proc.kill()
         proc.wait()
     print(f"RSS after {args.warmup} warm-up cycles: {before} KiB")
     print(f"RSS after {args.cycles} more cycles:   {after} KiB")
     print(f"growth per cycle: {(after - before) / args.cycles:.3f} KiB")
+    if args.trim:
+        print(f"RSS after malloc_trim(0):  {trimmed} KiB")
     return 0
 
 

@@ -20,6 +20,7 @@ from qtws.core import (
     TextMessage,
 )
 from qtws.core.frames import OP_BINARY, OP_CONT, OP_PING, OP_TEXT
+from qtws.core.protocol import _COMPRESS_MIN_SIZE
 from qtws.errors import NegotiationError, PayloadTooBig, ProtocolError
 
 from .conftest import Peer, ServerDeflate
@@ -70,6 +71,25 @@ def test_send_compressed(peer: Peer) -> None:
     assert server.decompress(frames[1].payload) == b"hello " * 100
     assert len(frames[1].payload) < 100
     assert frames[2].payload == b"never compressed"
+
+
+def test_short_messages_go_out_uncompressed_without_disturbing_the_context(peer: Peer) -> None:
+    """RFC 7692 lets each message choose: below the threshold no RSV1 and no compressor;
+    the compressed messages around them still share one context (takeover)."""
+    client = peer.open(deflate="permessage-deflate")
+    server = ServerDeflate()
+    short = "x" * (_COMPRESS_MIN_SIZE - 1)
+    long = "y" * _COMPRESS_MIN_SIZE
+    client.send_text(short)
+    assert client._deflate is not None and client._deflate._encoder is None
+    for text in (long, short, long):
+        client.send_text(text)
+    frames = peer.parse(client.data_to_send())
+    assert [f.rsv1 for f in frames] == [False, True, False, True]
+    assert frames[0].payload == short.encode() and frames[2].payload == short.encode()
+    assert server.decompress(frames[1].payload) == long.encode()
+    assert server.decompress(frames[3].payload) == long.encode()
+    assert len(frames[3].payload) < len(frames[1].payload)  # the context was kept
 
 
 @pytest.mark.parametrize(
@@ -182,8 +202,10 @@ def test_send_round_trip(peer: Peer, msgs: list[str | bytes], compress: bool) ->
     frames = peer.parse(client.data_to_send())
     assert len(frames) == len(msgs)
     for frame, msg in zip(frames, msgs, strict=True):
-        assert frame.fin and frame.rsv1 == compress
-        payload = server.decompress(frame.payload) if compress else frame.payload
+        size = len(msg.encode() if isinstance(msg, str) else msg)
+        deflated = compress and size >= _COMPRESS_MIN_SIZE
+        assert frame.fin and frame.rsv1 == deflated
+        payload = server.decompress(frame.payload) if deflated else frame.payload
         assert frame.opcode == (OP_TEXT if isinstance(msg, str) else OP_BINARY)
         assert payload == (msg.encode() if isinstance(msg, str) else msg)
 
