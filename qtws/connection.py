@@ -14,7 +14,9 @@ A :class:`Connection` lives on one thread and does everything through an
    while the TLS layer holds decrypted bytes, since the socket notifier will not fire for them.
 3. Dispatch never recurses: while a slot runs (perhaps a nested event loop, a modal dialog),
    newly read messages wait and only keep-alive replies are handled; a flood is handed out in
-   slices of about ``_DISPATCH_BUDGET`` seconds with reading stopped meanwhile.
+   slices of about ``_DISPATCH_BUDGET`` seconds with reading stopped meanwhile.  When asked
+   (:meth:`Connection.report_batches`), the messages of each slice also go to the sink as one
+   list once the slice ends: a batch is exactly what one slice handed out, in the same order.
 4. A redirect (3xx to the upgrade) tears the socket down and dials the new URL.
 
 Writes go through the one :class:`~qtws.writequeue.WriteQueue`; keep-alive and inactivity are
@@ -86,6 +88,7 @@ class Sink(Protocol):
 
     def on_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None: ...
     def on_message(self, data: str | bytes) -> None: ...
+    def on_batch(self, messages: list[str | bytes]) -> None: ...
     def on_ping(self, payload: bytes) -> None: ...
     def on_pong(self, payload: bytes, rtt: float | None) -> None: ...
     def on_written(self, nbytes: int, drained: bool) -> None: ...
@@ -135,6 +138,8 @@ class Connection:
         self._dispatch_scheduled = False
         self._sliced = False  # a long backlog is being dispatched in slices
         self._dispatch_depth = 0  # > 0 while events are handed to the sink
+        # Messages of the slice being dispatched, while batches are reported (report_batches).
+        self._batch: list[str | bytes] | None = None
         self._finished = False
         self._shutdown_sent = False
         self._handshake_done = False
@@ -217,6 +222,14 @@ class Connection:
         """Report written bytes and a drained queue to the sink (``on_written``), at most
         once per loop turn; off by default (it costs a callback per burst)."""
         self._wq.on_progress = self._progress_made if enabled else None
+
+    def report_batches(self, enabled: bool) -> None:
+        """After each dispatch slice, also hand its messages to the sink as one list
+        (``on_batch``, after their ``on_message`` calls); off by default."""
+        if not enabled:
+            self._batch = None
+        elif self._batch is None:
+            self._batch = []
 
     def abort_opening(self) -> None:
         """``close()`` before OPEN was reported: abandon the attempt (1006, no error)."""
@@ -570,6 +583,7 @@ class Connection:
         self._dispatch_depth += 1
         try:
             self._dispatch_events(events, proto)
+            self._flush_batch()
         finally:
             self._dispatch_depth -= 1
         if self._finished or self._sliced or events or proto is not self._proto:
@@ -592,11 +606,14 @@ class Connection:
     ) -> None:
         deadline = self.loop.time() + _DISPATCH_BUDGET
         count = 0
+        batch = self._batch
         while events:
             if self._finished or proto is not self._proto:
                 return
             event = events.popleft()
             if isinstance(event, (TextMessage, BinaryMessage)):
+                if batch is not None:
+                    batch.append(event.data)
                 self._sink.on_message(event.data)
             elif isinstance(event, Ping):
                 self._flush_proto()
@@ -629,6 +646,13 @@ class Connection:
                 self._schedule_dispatch()
                 return
         self._sliced = False
+
+    def _flush_batch(self) -> None:
+        """Hand the slice's messages to the sink as one batch (a fresh list each time)."""
+        batch = self._batch
+        if batch:
+            self._batch = [] if not self._finished else None
+            self._sink.on_batch(batch)
 
     def _keep_cookies(self, headers: tuple[tuple[str, str], ...]) -> None:
         jar = self.config.cookies
@@ -862,8 +886,12 @@ class Connection:
             self._teardown_io()
             self._wq.clear()
         finally:
-            # Whatever went wrong above, the sink hears about the end exactly once.
-            self._sink.on_close(code, reason, was_clean, exc)
+            # Whatever went wrong above, the sink hears about the end exactly once, after
+            # the batch of the messages already handed out in this slice.
+            try:
+                self._flush_batch()
+            finally:
+                self._sink.on_close(code, reason, was_clean, exc)
 
     def _require_proto(self) -> ClientConnection:
         if self._proto is None or self._finished:

@@ -70,6 +70,7 @@ _tls = threading.local()  # per-thread depth of qtws signal dispatch (re-entranc
 _FORBIDDEN_CODES = {1004, 1005, 1006, 1015}
 _COUNTED_SIGNALS = (
     "message",
+    "batch_received",
     "text_message",
     "binary_message",
     "bytes_written",
@@ -117,6 +118,11 @@ class _Sink:
         ws = self._ws()
         if ws is not None:
             ws._report_message(data)
+
+    def on_batch(self, messages: list[str | bytes]) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws._emit("batch_received", messages, callback=ws.onbatch)
 
     def on_ping(self, payload: bytes) -> None:
         """A ping arrived (already answered by the core)."""
@@ -177,6 +183,9 @@ class WebSocket(BlockingAPI, QObject):
         message(object)              a message: str for text, bytes for binary
         text_message(str)            a text message
         binary_message(bytes)        a binary message
+        batch_received(list)         every message of one dispatch slice, in order: emitted
+                                     once the slice ends, after the slice's per-message
+                                     signals (connect only this one: one slot call per slice)
         error(object)                a WebSocketError, OSError or TimeoutError; closed follows
         closed(object)               CloseEvent(code, reason, was_clean); once per open()
         state_changed(object)        the new ReadyState
@@ -188,7 +197,8 @@ class WebSocket(BlockingAPI, QObject):
                                      go on with it (see qtws.certificates)
 
     Browser-style callbacks ``onopen()``, ``onmessage(str | bytes)``,
-    ``onerror(BaseException)``, ``onclose(CloseEvent)`` receive the same arguments (setting
+    ``onerror(BaseException)``, ``onclose(CloseEvent)``, and ``onbatch(list)``, receive the
+    same arguments (setting
     ``on_open``/``on_message``... raises ``AttributeError`` naming the right spelling: those
     are websocket-client's names, with other signatures).  See the module docstring for the
     exact signal sequences.
@@ -202,6 +212,8 @@ class WebSocket(BlockingAPI, QObject):
     onopen: Callable[[], Any] | None = None
     #: Browser-style callback: a message (``str`` or ``bytes``).
     onmessage: Callable[[str | bytes], Any] | None = None
+    #: Callback: the messages of one dispatch slice (as ``batch_received``).
+    onbatch: Callable[[list[str | bytes]], Any] | None = None
     #: Browser-style callback: an error (a closed call follows).
     onerror: Callable[[BaseException], Any] | None = None
     #: Browser-style callback: the connection closed (a :class:`CloseEvent`).
@@ -215,6 +227,7 @@ class WebSocket(BlockingAPI, QObject):
     message = Signal(object)
     text_message = Signal(str)
     binary_message = Signal(bytes)
+    batch_received = Signal(object)  # a list: `list` would make PyQt copy it
     error = Signal(object)
     closed = Signal(object)
     state_changed = Signal(object)
@@ -231,6 +244,8 @@ class WebSocket(BlockingAPI, QObject):
                 f"(browser style, called with the event's arguments only) or the signals"
             )
         super().__setattr__(name, value)
+        if name == "onbatch":
+            self._update_progress_reports()
 
     def __init__(
         self,
@@ -467,7 +482,10 @@ class WebSocket(BlockingAPI, QObject):
         kind = "text_message" if isinstance(data, str) else "binary_message"
         # Buffered for the blocking API while it waits, and whenever no slot or callback
         # will see this message (so nothing is dropped unseen).
-        if self._waiting or not (callback or n["message"] or n[kind]):
+        per_message = callback or n["message"] or n[kind]
+        if not per_message and not self._waiting and (n["batch_received"] or self.onbatch):
+            return  # only batch listeners: the driver hands the slice over when it ends
+        if self._waiting or not per_message:
             self._inbox.append(data)
             self._inbox_bytes += len(data)
             conn = self._conn
@@ -682,11 +700,11 @@ class WebSocket(BlockingAPI, QObject):
             self._update_progress_reports()
 
     def _update_progress_reports(self) -> None:
-        conn = self._conn
+        conn = getattr(self, "_conn", None)  # onbatch may be set before __init__ ran
         if conn is not None:
-            conn.report_progress(
-                bool(self._listeners["bytes_written"] or self._listeners["drained"])
-            )
+            n = self._listeners
+            conn.report_progress(bool(n["bytes_written"] or n["drained"]))
+            conn.report_batches(bool(n["batch_received"] or self.onbatch))
 
     def _barrier(self, fn: Callable[..., None], *args: Any) -> None:
         """Run a marshalled call; its exceptions are logged, never raised into the loop."""
