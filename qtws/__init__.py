@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .errors import PayloadTooBig as PayloadTooBig
     from .errors import ProtocolError as ProtocolError
     from .errors import WebSocketError as WebSocketError
+    from .live import Conflator as Conflator
     from .loop import exit_event_loop as exit_event_loop
     from .loop import get_event_loop_proxy as get_event_loop_proxy
     from .loop import run_event_loop as run_event_loop
@@ -65,6 +66,7 @@ _LAZY = {
     "InvalidHeader": "errors",
     "NegotiationError": "errors",
     "UntrustedCertificate": "certificates",
+    "Conflator": "live",
     "PinMismatchError": "certificates",
 }
 
@@ -73,6 +75,7 @@ __all__ = [
     "BufferFull",
     "CloseEvent",
     "Config",
+    "Conflator",
     "ConnectionClosed",
     "HandshakeError",
     "InvalidHeader",
@@ -106,6 +109,7 @@ _SUBMODULES = (
     "dial",
     "errors",
     "keepalive",
+    "live",
     "loop",
     "proxy",
     "reconnect",
