@@ -218,6 +218,19 @@ class Connection:
         proto.send_binary(data)
         self._wq.write(proto.data_to_send(), data)
 
+    def send_message(self, data: str | bytes) -> bool:
+        """Queue a message if the core is OPEN (the façade's one call per send); False, with
+        nothing queued, when it is not (closing, finished, not yet open)."""
+        proto = self._proto
+        if proto is None or self._finished or proto.state is not State.OPEN:
+            return False
+        if isinstance(data, str):
+            proto.send_text(data)
+        else:
+            proto.send_binary(data)
+        self._wq.write(proto.data_to_send(), data)
+        return True
+
     def report_progress(self, enabled: bool) -> None:
         """Report written bytes and a drained queue to the sink (``on_written``), at most
         once per loop turn; off by default (it costs a callback per burst)."""

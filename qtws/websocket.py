@@ -598,24 +598,20 @@ class WebSocket(BlockingAPI, QObject):
         room checks when it was called, so it is never refused for room now."""
         state = self._state
         conn = self._conn
-        if state is ReadyState.OPEN and conn is not None and not conn.finished:
-            if conn.state is not State.OPEN:
-                # The peer's close (or a protocol error) arrived in the read being dispatched:
-                # the connection is closing though `closed` has not been emitted yet.  With a
-                # reconnect policy the message waits for the next connection; otherwise, as
-                # browsers do in CLOSING, it is dropped (counted and logged), never raised
-                # into the slot that sent it.
-                if self._config.reconnect is not None and not self._user_closed:
-                    self._outbox.put(msg, accepted=accepted)
-                    return
-                self._counts["un"] += 1
-                _log.warning("message not sent: the connection is closing")
-                return
-            if isinstance(msg, str):
-                conn.send_text(msg)
-            else:
-                conn.send_binary(msg)
+        if state is ReadyState.OPEN and conn is not None and conn.send_message(msg):
             self._counts["mo"] += 1
+            return
+        if state is ReadyState.OPEN and conn is not None and not conn.finished:
+            # Refused by the driver: the peer's close (or a protocol error) arrived in the read
+            # being dispatched, so the connection is closing though `closed` has not been
+            # emitted yet.  With a reconnect policy the message waits for the next connection;
+            # otherwise, as browsers do in CLOSING, it is dropped (counted and logged), never
+            # raised into the slot that sent it.
+            if self._config.reconnect is not None and not self._user_closed:
+                self._outbox.put(msg, accepted=accepted)
+                return
+            self._counts["un"] += 1
+            _log.warning("message not sent: the connection is closing")
             return
         if state is ReadyState.CONNECTING and not self._user_closed:
             self._outbox.put(msg, accepted=accepted)

@@ -63,7 +63,7 @@ from .frames import (
     parse_close_payload,
 )
 from .handshake import HandshakeResponse, ResponseParser, build_request, generate_key
-from .mask import apply_mask
+from .mask import NUMPY_THRESHOLD, apply_mask
 from .uri import WebSocketURI, parse_uri
 from .utf8 import Utf8Decoder
 
@@ -72,6 +72,9 @@ __all__ = ["ClientConnection", "State"]
 _U16 = struct.Struct("!H").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+_FROM = int.from_bytes
+# Frames below this payload size are built as one object (big-integer masking, 7/16-bit length).
+_FUSED_LIMIT = min(NUMPY_THRESHOLD, 1 << 16)
 
 
 _MASK_POOL_SIZE = 4096  # bytes of os.urandom per refill: 1024 masks
@@ -237,14 +240,16 @@ class ClientConnection:
         """Queue a text message."""
         if not isinstance(data, str):
             raise TypeError(f"send_text() needs a str, not {type(data).__name__}")
-        self._check_open()
+        if self.state is not State.OPEN:
+            self._check_open()  # raises
         self._send_message(OP_TEXT, data.encode())
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
         """Queue a binary message."""
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"send_binary() needs bytes-like data, not {type(data).__name__}")
-        self._check_open()
+        if self.state is not State.OPEN:
+            self._check_open()  # raises
         self._send_message(OP_BINARY, data)
 
     def send_ping(self, payload: bytes = b"") -> None:
@@ -604,6 +609,16 @@ class ClientConnection:
             self._mask_pos = pos + 4
         else:
             mask = self._mask_source(4)
-        self._out.append(encode_header(opcode, len(payload), rsv1=rsv1, mask=mask))
+        n = len(payload)
+        if n < _FUSED_LIMIT and type(payload) is bytes and len(mask) == 4:
+            # The common small frame as one object: header, key and payload XORed with the
+            # key repeated (one big-integer XOR), without the general path's calls.
+            key = mask * (n >> 2) + mask[: n & 3]
+            masked = (_FROM(payload, "little") ^ _FROM(key, "little")).to_bytes(n, "little")
+            b0 = (0xC0 if rsv1 else 0x80) | opcode
+            head = bytes((b0, 0x80 | n) if n < 126 else (b0, 0xFE, n >> 8, n & 0xFF))
+            self._out.append(head + mask + masked)
+            return
+        self._out.append(encode_header(opcode, n, rsv1=rsv1, mask=mask))
         if payload:
             self._out.append(apply_mask(payload, mask))

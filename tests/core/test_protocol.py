@@ -19,7 +19,15 @@ from qtws.core import (
     TextMessage,
     parse_uri,
 )
-from qtws.core.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT
+from qtws.core.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    encode_frame,
+)
 from qtws.errors import (
     ConnectionClosed,
     HandshakeError,
@@ -522,6 +530,30 @@ def test_send_sizes(peer: Peer, size: int) -> None:
     client.send_binary(memoryview(payload))
     [frame] = peer.parse(client.data_to_send())
     assert frame.payload == payload
+
+
+def test_small_frames_match_the_reference_encoder(peer: Peer) -> None:
+    # Frames under the numpy threshold are built in one fused step: byte for byte what the
+    # general encoder gives, at every length up to it (7- and 16-bit lengths), for every
+    # payload type and for text, binary and control frames.
+    key = b"\x9b\x07\xe1\x5c"
+    client = peer.open(mask_source=lambda n: key if n == 4 else bytes(n))
+    for size in [*range(0, 300), *range(1990, 2100)]:
+        payload = bytes((i * 7 + 3) & 0xFF for i in range(size))
+        for data in (payload, bytearray(payload), memoryview(payload)):
+            client.send_binary(data)
+            assert client.data_to_send() == encode_frame(OP_BINARY, payload, mask=key), size
+        client.send_text("é" * (size // 2))
+        text = ("é" * (size // 2)).encode()
+        assert client.data_to_send() == encode_frame(OP_TEXT, text, mask=key), size
+    client.send_ping(b"p" * 125)
+    assert client.data_to_send() == encode_frame(OP_PING, b"p" * 125, mask=key)
+
+
+def test_a_mask_source_of_the_wrong_length_is_refused(peer: Peer) -> None:
+    client = peer.open(mask_source=lambda n: bytes(n) if n != 4 else b"abc")
+    with pytest.raises(ValueError):
+        client.send_binary(b"x" * 10)
 
 
 def test_send_argument_errors(peer: Peer) -> None:
