@@ -1,0 +1,1 @@
+"""Interoperability tests: qtws against WebSocket servers from other projects."""

@@ -1,0 +1,174 @@
+"""qtws.WebSocket (the Qt API, through pytest-qt) against other projects' WebSocket servers.
+
+Each test runs once per server that offers its feature (``servers.py`` declares what each
+offers; ``routes.py`` says what each path does). The README's results table comes from the same
+declarations and from these tests' outcomes: ``python -m tests.interop.table``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+import qtws
+from tests.interop.routes import PING_PAYLOAD
+from tests.interop.servers import ServerProcess
+
+SIZES = (0, 1, 125, 126, 65535, 65536, 2**20)
+WAIT = 30_000  # ms; hang guards only, never a measure
+
+
+def cfg(**kw: Any) -> qtws.Config:
+    base: dict[str, Any] = {"ping_interval": None, "proxy": None, "close_timeout": 5}
+    base.update(kw)
+    return qtws.Config(**base)
+
+
+def text_of(size: int) -> str:
+    """Non-ASCII text of at most ``size`` UTF-8 bytes (cut at a character boundary)."""
+    unit = "héllo wörld ✓ ".encode()
+    return (unit * (size // len(unit) + 1))[:size].decode("utf-8", "ignore")
+
+
+def bytes_of(size: int) -> bytes:
+    return random.Random(size).randbytes(size)
+
+
+class Client:
+    """A qtws.WebSocket with everything it emitted recorded."""
+
+    def __init__(self, qtbot: QtBot, url: str, config: qtws.Config) -> None:
+        self.qtbot = qtbot
+        self.ws = qtws.WebSocket(url, config=config)
+        self.messages: list[str | bytes] = []
+        self.errors: list[object] = []
+        self.closes: list[qtws.CloseEvent] = []
+        self.ws.message.connect(self.messages.append)
+        self.ws.error.connect(self.errors.append)
+        self.ws.closed.connect(self.closes.append)
+        with qtbot.waitSignal(self.ws.opened, timeout=WAIT):
+            self.ws.open()
+
+    def wait_messages(self, n: int) -> list[str | bytes]:
+        self.qtbot.waitUntil(lambda: len(self.messages) >= n or bool(self.closes), timeout=WAIT)
+        assert not self.closes, (self.closes, self.errors)
+        return self.messages
+
+    def wait_closed(self) -> qtws.CloseEvent:
+        self.qtbot.waitUntil(lambda: bool(self.closes), timeout=WAIT)
+        assert len(self.closes) == 1
+        return self.closes[0]
+
+    def close(self, code: int = 1000, reason: str = "") -> qtws.CloseEvent:
+        self.ws.close(code, reason)
+        ev = self.wait_closed()
+        assert ev.was_clean and not self.errors, (ev, self.errors)
+        return ev
+
+
+def echo_all(client: Client, payloads: list[str | bytes]) -> None:
+    for p in payloads:
+        client.ws.send(p)
+    got = client.wait_messages(len(payloads))
+    assert [type(m) for m in got] == [type(p) for p in payloads]
+    assert got == payloads
+
+
+@pytest.mark.interop("text echo")
+def test_text_echo(qtbot: QtBot, server: ServerProcess) -> None:
+    client = Client(qtbot, server.url("/echo"), cfg(compression=False))
+    assert client.ws.extensions == ""
+    echo_all(client, [text_of(n) for n in SIZES])
+    client.close()
+
+
+@pytest.mark.interop("binary echo")
+def test_binary_echo(qtbot: QtBot, server: ServerProcess) -> None:
+    client = Client(qtbot, server.url("/echo"), cfg(compression=False))
+    echo_all(client, [bytes_of(n) for n in SIZES])
+    client.close()
+
+
+@pytest.mark.interop("permessage-deflate")
+def test_deflate_echo(qtbot: QtBot, server: ServerProcess) -> None:
+    client = Client(qtbot, server.url("/echo"), cfg(compression=True))
+    assert client.ws.extensions.startswith("permessage-deflate")
+    texts: list[str | bytes] = [text_of(n) for n in SIZES]
+    echo_all(client, [*texts, *(bytes_of(n) for n in SIZES)])
+    # The server compressed what it sent: far fewer bytes came in than the text it echoed.
+    text_bytes = sum(len(str(t).encode()) for t in texts)
+    random_bytes = sum(SIZES)
+    assert client.ws.stats.bytes_in < random_bytes + text_bytes // 4
+    client.close()
+
+
+@pytest.mark.interop("permessage-deflate", declined=True)
+def test_deflate_declined(qtbot: QtBot, server: ServerProcess) -> None:
+    """A server without permessage-deflate declines qtws's offer; messages still flow."""
+    client = Client(qtbot, server.url("/echo"), cfg(compression=True))
+    assert client.ws.extensions == ""
+    echo_all(client, [text_of(70_000), bytes_of(70_000)])
+    client.close()
+
+
+def close_case(qtbot: QtBot, server: ServerProcess, code: int, reason: str) -> None:
+    client = Client(qtbot, server.url(f"/close?code={code}&reason={reason}"), cfg())
+    ev = client.wait_closed()
+    assert client.messages == ["closing"]
+    assert ev == qtws.CloseEvent(code, reason, True)
+    assert not client.errors
+
+
+@pytest.mark.interop("server close 1000")
+def test_server_close_1000(qtbot: QtBot, server: ServerProcess) -> None:
+    close_case(qtbot, server, 1000, "")
+
+
+@pytest.mark.interop("server close 1001")
+def test_server_close_1001(qtbot: QtBot, server: ServerProcess) -> None:
+    close_case(qtbot, server, 1001, "going away")
+
+
+@pytest.mark.interop("server close 4000 + reason")
+def test_server_close_4000(qtbot: QtBot, server: ServerProcess) -> None:
+    close_case(qtbot, server, 4000, "bye")
+
+
+@pytest.mark.interop("client close")
+def test_client_close(qtbot: QtBot, server: ServerProcess) -> None:
+    """The server answers qtws's close frame (aiohttp answers 1000 rather than echoing 4001:
+    RFC 6455 section 5.5.1 only says an endpoint "typically" echoes the code)."""
+    client = Client(qtbot, server.url("/echo"), cfg())
+    ev = client.close(4001, "done")
+    assert ev.code in (4001, 1000)
+
+
+@pytest.mark.interop("server ping")
+def test_server_ping_answered(qtbot: QtBot, server: ServerProcess) -> None:
+    client = Client(qtbot, server.url("/ping"), cfg())
+    assert client.wait_messages(1) == ["pong:" + PING_PAYLOAD.decode()]
+    client.close()
+
+
+@pytest.mark.interop("client ping")
+def test_client_ping_gets_pong(qtbot: QtBot, server: ServerProcess) -> None:
+    client = Client(qtbot, server.url("/echo"), cfg())
+    with qtbot.waitSignal(client.ws.pong_received, timeout=WAIT) as blocker:
+        client.ws.ping(b"cli-ping")
+    assert blocker.args[0] == b"cli-ping"
+    assert client.ws.latency is not None
+    client.close()
+
+
+@pytest.mark.interop("TCP drop mid-message")
+def test_drop_mid_message(qtbot: QtBot, server: ServerProcess) -> None:
+    """TCP closed after half a frame: closed 1006 with an error; the partial is never delivered."""
+    client = Client(qtbot, server.url("/drop"), cfg())
+    ev = client.wait_closed()
+    assert client.messages == ["before"]
+    assert ev.code == 1006 and not ev.was_clean
+    assert len(client.errors) == 1
+    assert isinstance(client.errors[0], ConnectionResetError), client.errors
