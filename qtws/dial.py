@@ -10,7 +10,8 @@ A :class:`Dialer` is one pipeline on the loop's thread, driven by the event-loop
 2. **connect**: each address in turn, non-blocking; the writer notifier says when ``connect``
    finished, ``SO_ERROR`` whether it worked; a refused address moves on to the next one;
 3. **proxy**: through an HTTP proxy, a ``CONNECT host:port`` request, its answer parsed with
-   h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`); **socks**: through a SOCKS proxy,
+   h11 (a non-2xx answer is :class:`~qtws.InvalidStatus`, interim 1xx answers are skipped, a
+   malformed or over-long one is an ``OSError`` naming the proxy); **socks**: through a SOCKS proxy,
    the handshake of :mod:`qtws.socks` (socksio).  For ``socks5://`` and ``socks4://`` the
    server's name is resolved here first, the proxy gets the address;
 4. **tls** for ``wss``: SNI, certificate and hostname checked (in pinned mode, and when
@@ -49,7 +50,7 @@ import h11
 from .certificates import PinMismatchError, fingerprint, pinning_context
 from .config import Config
 from .core import WebSocketURI
-from .errors import HandshakeError, InvalidStatus
+from .errors import InvalidStatus
 from .loop.base import AddrInfo, EventLoopProxy, Handle
 from .proxy import ProxySpec, SystemLookup
 
@@ -107,6 +108,7 @@ class Dialer:
         self._socks: SocksHandshake | None = None
         self._socks_address = uri.host
         self._request = b""
+        self._answer_start = b""  # the proxy's first bytes, until they spell "HTTP/"
 
     @property
     def phase_description(self) -> str:
@@ -311,33 +313,48 @@ class Dialer:
         if not data:
             self._report(ConnectionResetError(f"{self._peer} closed the connection during CONNECT"))
             return
+        if len(self._answer_start) < 5:
+            # Garbage without a blank line would keep h11 waiting until open_timeout.
+            self._answer_start += data[: 5 - len(self._answer_start)]
+            if not b"HTTP/".startswith(self._answer_start[:5]):
+                self._report(
+                    OSError(
+                        f"{self._peer} sent an invalid answer to CONNECT: not HTTP "
+                        f"({data[:16].hex(' ')})"
+                    )
+                )
+                return
         parser.receive_data(data)
-        try:
-            event = parser.next_event()
-        except h11.RemoteProtocolError as exc:
-            self._report(HandshakeError(f"invalid response from {self._peer}: {exc}"))
-            return
-        if event is h11.NEED_DATA:
-            return
-        if isinstance(event, h11.Response) and 200 <= event.status_code < 300:
+        while True:
+            try:
+                event = parser.next_event()
+            except h11.RemoteProtocolError as exc:
+                # Garbage, an over-long line or header block (_PROXY_RESPONSE_LIMIT)...
+                self._report(OSError(f"{self._peer} sent an invalid answer to CONNECT: {exc}"))
+                return
+            if event is h11.NEED_DATA:
+                return
+            # A client ignores interim responses it did not ask for (RFC 9110 section 15.2);
+            # h11 itself rejects a 101, which no CONNECT asks for.
+            if not isinstance(event, h11.InformationalResponse):
+                break
+        assert isinstance(event, h11.Response)
+        if 200 <= event.status_code < 300:
             leftover, _closed = parser.trailing_data
             self._parser = None
             self._cancel_reader()
             if leftover:
-                self._report(HandshakeError(f"{self._peer} sent data after its CONNECT response"))
+                self._report(OSError(f"{self._peer} sent data after its CONNECT response"))
                 return
             self._after_tcp()
             return
-        if isinstance(event, (h11.Response, h11.InformationalResponse)):
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
-            refused = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
-            refused.args = (
-                f"{self._peer} refused CONNECT to {self._uri.host}:{self._uri.port}: "
-                f"{event.status_code} {event.reason.decode('latin-1')}",
-            )
-            self._report(refused)
-            return
-        self._report(HandshakeError(f"unexpected answer from {self._peer}: {event!r}"))
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+        refused = InvalidStatus(event.status_code, headers, b"", event.reason.decode("latin-1"))
+        refused.args = (
+            f"{self._peer} refused CONNECT to {self._uri.host}:{self._uri.port}: "
+            f"{event.status_code} {event.reason.decode('latin-1')}",
+        )
+        self._report(refused)
 
     def _start_socks(self, proxy: ProxySpec) -> None:
         from .socks import SocksHandshake  # socksio is optional: loaded only when used
@@ -374,7 +391,7 @@ class Dialer:
         self._socks = None
         self._cancel_reader()
         if handshake.leftover:
-            self._report(HandshakeError(f"{self._peer} sent data after its SOCKS reply"))
+            self._report(OSError(f"{self._peer} sent data after its SOCKS reply"))
             return
         self._after_tcp()
 

@@ -12,7 +12,11 @@ dialer feeds it (a reply may arrive in pieces) and hands socksio one complete re
 
 A refusal is an ``OSError`` naming the proxy, the server and the proxy's reply (code and
 meaning): ``PermissionError`` for rejected credentials or a rule, ``ConnectionRefusedError``
-when the server refused the proxy.  Passwords never appear in a message.
+when the server refused the proxy.  A malformed reply (garbage, not a SOCKS proxy, a version
+or code that does not exist) is an ``OSError`` naming the proxy and showing the reply's first
+bytes.  Replies have a bounded size (at most 262 bytes) and are consumed as they complete,
+so whatever a proxy sends, the buffer holds at most one read and one reply.  Passwords
+never appear in a message.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import ipaddress
 
 import socksio
 
-from .errors import HandshakeError
 from .proxy import ProxySpec
 
 __all__ = ["SocksHandshake"]
@@ -90,7 +93,7 @@ class SocksHandshake:
 
     def receive_data(self, data: bytes) -> bool:
         """Feed bytes from the proxy; True once the tunnel is open.  Raises ``OSError`` for a
-        refusal, :class:`~qtws.HandshakeError` for a malformed reply."""
+        refusal or a malformed reply."""
         self._buf += data
         while True:
             size = self._reply_size()
@@ -195,8 +198,10 @@ class SocksHandshake:
             f"{_SOCKS4_REPLIES[code]} (SOCKS4 reply 0x{code:02x})"
         )
 
-    def _malformed(self, reply: bytes) -> HandshakeError:
-        return HandshakeError(f"malformed reply from {self._proxy.name}: {reply[:32].hex(' ')}")
+    def _malformed(self, reply: bytes) -> OSError:
+        return OSError(
+            f"malformed reply from {self._proxy.name} (is it a SOCKS proxy?): {reply[:32].hex(' ')}"
+        )
 
 
 def _ip_version(address: str) -> int | None:

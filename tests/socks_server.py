@@ -1,9 +1,10 @@
-"""A small real SOCKS4/4a/5 proxy for the tests (threads, 127.0.0.1 only).
+"""Small real proxies for the tests (threads, 127.0.0.1 only): SOCKS4/4a/5, and HTTP CONNECT.
 
 It speaks the server side of RFC 1928 (CONNECT), RFC 1929 (user name/password) and SOCKS4/4a,
 relays bytes to the server it connected to, records every request, and can be told to refuse
 targets with a given reply code.  Host names are resolved to IPv4 (the test servers listen on
-127.0.0.1)."""
+127.0.0.1), the names of ``TEST_HOSTS`` included, which proxy.py (tests/servers.HttpProxy)
+cannot do: :class:`ConnectProxy` is the HTTP proxy for tests that need a non-loopback name."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class SocksServer:
         self._thread.start()
 
     def url(self, scheme: str, user: str | None = None, password: str | None = None) -> str:
+        """This proxy's URL with ``scheme`` (``socks5h``..., ``http`` for a ConnectProxy)."""
         auth = ""
         if user is not None:
             auth = user + (f":{password}" if password is not None else "") + "@"
@@ -188,3 +190,42 @@ class SocksServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ConnectProxy(SocksServer):
+    """An HTTP ``CONNECT`` proxy (RFC 9110 section 9.3.6) that knows ``TEST_HOSTS``.
+
+    ``users``: ``{name: password}`` for Basic ``Proxy-Authorization`` (407 without).  Each
+    request is recorded with ``version`` 0, the user it authenticated as in ``user``."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            _method, target, _version = lines[0].split(" ")
+            fields = dict(line.split(": ", 1) for line in lines[1:])
+            user = self._authenticate(fields.get("Proxy-Authorization", ""))
+            if self.users is not None and user is None:
+                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                return
+            host, _, port = target.rpartition(":")
+            self.requests.append(SocksRequest(0, "name", host, int(port), user))
+            upstream = self._connect(host, int(port))
+            if upstream is None:
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+                return
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self._relay(conn, upstream)
+
+    def _authenticate(self, value: str) -> str | None:
+        import base64
+
+        if not value.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+        return user if self.users is None or self.users.get(user) == password else None

@@ -6,10 +6,11 @@ import socket
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pytestqt.qtbot import QtBot
 
 import qtws
-from qtws.errors import HandshakeError
 from qtws.loop.base import AddrInfo
 from qtws.proxy import ProxySpec, parse_proxy
 from qtws.socks import SocksHandshake
@@ -135,8 +136,8 @@ def test_unreachable_target_through_socks(qtbot: QtBot) -> None:
 def test_socks_proxy_sending_data_after_its_reply(qtbot: QtBot) -> None:
     with SocksServer(after_reply=b"junk") as proxy, ws_server() as srv:
         errors, _ = run(qtbot, srv.url, cfg(proxy=proxy.url("socks5")))
-    assert isinstance(errors[0], HandshakeError)
-    assert "sent data after its SOCKS reply" in str(errors[0])
+    assert type(errors[0]) is OSError
+    assert f"SOCKS5 proxy 127.0.0.1:{proxy.port} sent data after its SOCKS reply" in str(errors[0])
 
 
 def test_socks_proxy_closing_during_the_handshake(qtbot: QtBot) -> None:
@@ -144,6 +145,34 @@ def test_socks_proxy_closing_during_the_handshake(qtbot: QtBot) -> None:
         errors, _ = run(qtbot, "ws://127.0.0.1:9/", cfg(proxy=f"socks5://127.0.0.1:{srv.port}"))
     assert isinstance(errors[0], ConnectionResetError)
     assert "closed the connection during the SOCKS handshake" in str(errors[0])
+
+
+def test_socks_proxy_closing_in_the_middle_of_its_reply(qtbot: QtBot) -> None:
+    def half_reply(c: socket.socket) -> None:
+        c.recv(10)
+        c.sendall(b"\x05\x00")  # no authentication
+        c.recv(300)
+        c.sendall(b"\x05\x00\x00\x01\x7f")  # the CONNECT reply, cut short
+        c.close()
+
+    with RawServer(half_reply) as srv:
+        errors, _ = run(qtbot, "ws://127.0.0.1:9/", cfg(proxy=f"socks5://127.0.0.1:{srv.port}"))
+    assert isinstance(errors[0], ConnectionResetError)
+    assert f"SOCKS5 proxy 127.0.0.1:{srv.port} closed the connection" in str(errors[0])
+
+
+def test_socks_url_pointing_at_an_http_server(qtbot: QtBot) -> None:
+    def http(c: socket.socket) -> None:
+        c.recv(10)
+        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        drain(c)
+
+    with RawServer(http) as srv:
+        errors, _ = run(qtbot, "ws://127.0.0.1:9/", cfg(proxy=f"socks5h://127.0.0.1:{srv.port}"))
+    assert type(errors[0]) is OSError
+    assert str(errors[0]) == (
+        f"malformed reply from SOCKS5 proxy 127.0.0.1:{srv.port} (is it a SOCKS proxy?): 48 54"
+    )
 
 
 def test_silent_socks_proxy_times_out_naming_the_phase(qtbot: QtBot) -> None:
@@ -266,7 +295,7 @@ def test_socks5_reply_and_early_data_in_one_read() -> None:
 )
 def test_socks5_malformed_replies(replies: list[bytes]) -> None:
     hs = SocksHandshake(ProxySpec("p", 1, scheme="socks5"), "h", 80, "127.0.0.1")
-    with pytest.raises(HandshakeError, match="malformed reply from SOCKS5 proxy p:1"):
+    with pytest.raises(OSError, match=r"malformed reply from SOCKS5 proxy p:1 \(is it a SOCKS"):
         for reply in replies:
             hs.receive_data(reply)
 
@@ -274,7 +303,7 @@ def test_socks5_malformed_replies(replies: list[bytes]) -> None:
 def test_socks4_requests_and_malformed_reply() -> None:
     hs = SocksHandshake(ProxySpec("p", 1, scheme="socks4a"), "example.org", 80, "example.org")
     assert hs.data_to_send() == b"\x04\x01\x00\x50\x00\x00\x00\xffqtws\x00example.org\x00"
-    with pytest.raises(HandshakeError):
+    with pytest.raises(OSError, match="malformed reply from SOCKS4 proxy p:1"):
         hs.receive_data(b"\x01" * 8)
     ip = SocksHandshake(ProxySpec("p", 1, scheme="socks4a", username="me"), "h", 80, "10.0.0.1")
     assert ip.data_to_send() == b"\x04\x01\x00\x50\x0a\x00\x00\x01me\x00"
@@ -282,3 +311,34 @@ def test_socks4_requests_and_malformed_reply() -> None:
         SocksHandshake(ProxySpec("p", 1, scheme="socks4a"), "::1", 80, "::1")
     with pytest.raises(OSError, match="IPv4 only"):
         SocksHandshake(ProxySpec("p", 1, scheme="socks4"), "h", 80, "h")
+
+
+# Valid starts of a proxy's answer, so the random bytes after them reach every later stage.
+_PREFIXES = [b"", b"\x05\x00", b"\x05\x02", b"\x05\x02\x01\x00", b"\x05\x00\x05\x00\x00", b"\x00"]
+
+
+@given(
+    scheme=st.sampled_from(["socks5", "socks5h", "socks4", "socks4a"]),
+    auth=st.booleans(),
+    prefix=st.sampled_from(_PREFIXES),
+    tail=st.binary(max_size=600),
+    step=st.integers(1, 300),
+)
+def test_any_answer_is_a_tunnel_or_an_oserror(
+    scheme: str, auth: bool, prefix: bytes, tail: bytes, step: int
+) -> None:
+    """Whatever a hostile proxy sends, in whatever pieces: the handshake finishes, waits for
+    more with at most one reply buffered, or raises an OSError naming the proxy."""
+    password = "pw" if auth and scheme.startswith("socks5") else None
+    spec = ProxySpec("p", 1, scheme=scheme, username="u" if auth else None, password=password)
+    hs = SocksHandshake(spec, "example.org", 80, "10.0.0.1")
+    hs.data_to_send()
+    data = prefix + tail
+    try:
+        for i in range(0, len(data), step):
+            if hs.receive_data(data[i : i + step]):
+                return
+            hs.data_to_send()
+            assert len(hs._buf) < 262 + step  # a reply's maximum (RFC 1928) plus one read
+    except OSError as exc:
+        assert f"{spec.scheme[:6].upper()} proxy p:1" in str(exc)

@@ -25,8 +25,8 @@ from qtws.core import parse_uri
 from qtws.loop.base import AddrInfo
 from qtws.proxy import ProxySpec, SystemLookup, proxy_for
 from qtws.system_proxy import QtSystemProxy, to_spec
-from tests.servers import ws_server
-from tests.socks_server import TEST_HOSTS, SocksServer
+from tests.servers import Tls, ws_server
+from tests.socks_server import TEST_HOSTS, ConnectProxy, SocksServer
 
 Kind = QNetworkProxy.ProxyType
 _VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -77,8 +77,10 @@ def known_hosts(host: str, port: int) -> list[AddrInfo]:
     return socket.getaddrinfo(TEST_HOSTS.get(host, host), port, socket.AF_INET, socket.SOCK_STREAM)  # type: ignore[return-value]
 
 
-def run(qtbot: QtBot, url: str, proxy: str) -> tuple[list[Any], list[Any], qtws.WebSocket]:
-    config = qtws.Config(proxy=proxy, ping_interval=None, open_timeout=5, close_timeout=2)
+def run(
+    qtbot: QtBot, url: str, proxy: str, **kw: Any
+) -> tuple[list[Any], list[Any], qtws.WebSocket]:
+    config = qtws.Config(proxy=proxy, ping_interval=None, open_timeout=5, close_timeout=2, **kw)
     ws = qtws.WebSocket(url, config=config, loop=qtws.loop.QtProxy(resolver=known_hosts))
     errors: list[Any] = []
     got: list[Any] = []
@@ -258,3 +260,24 @@ def test_qtnetwork_names_load_on_first_use() -> None:
     assert _qt.QNetworkProxy.ProxyType.NoProxy.name == "NoProxy"
     with pytest.raises(AttributeError, match="has no attribute 'QNoSuchThing'"):
         _qt.QNoSuchThing  # noqa: B018
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_http_proxy_from_qt_settings_with_credentials(
+    qtbot: QtBot, app_factory: list[Factory], secure: bool
+) -> None:
+    tls = Tls() if secure else None
+    if tls is not None:  # a certificate for the test name
+        tls.ca.issue_cert("feed.qtws.test").configure_cert(tls.server)
+    with (
+        ConnectProxy(users={"carol": "pw@1"}) as proxy,
+        ws_server(ssl_context=tls.server if tls else None) as srv,
+    ):
+        qt_proxy = QNetworkProxy(Kind.HttpProxy, "127.0.0.1", proxy.port, "carol", "pw@1")
+        factory = install(app_factory, Factory([qt_proxy]))
+        url = f"{'wss' if secure else 'ws'}://feed.qtws.test:{srv.port}/"
+        errors, got, _ = run(qtbot, url, "system", ssl_context=tls.client if tls else None)
+    assert errors == [] and got == ["via Qt's proxy"]
+    [request] = proxy.requests
+    assert (request.host, request.port, request.user) == ("feed.qtws.test", srv.port, "carol")
+    assert factory.queries[0][0] == f"{'https' if secure else 'http'}://feed.qtws.test:{srv.port}/"
