@@ -26,17 +26,33 @@ from typing import TYPE_CHECKING
 __all__ = [
     "QT_API",
     "QAbstractEventDispatcher",
+    "QAbstractItemView",
+    "QAbstractTableModel",
+    "QCheckBox",
+    "QComboBox",
     "QCoreApplication",
     "QEventLoop",
+    "QFileDialog",
+    "QGuiApplication",
+    "QHBoxLayout",
+    "QHeaderView",
+    "QLabel",
+    "QLineEdit",
     "QMetaMethod",
+    "QModelIndex",
     "QNetworkProxy",
     "QNetworkProxyFactory",
     "QNetworkProxyQuery",
     "QObject",
+    "QPushButton",
     "QSocketNotifier",
+    "QSortFilterProxyModel",
+    "QTableView",
     "QThread",
     "QTimer",
     "QUrl",
+    "QVBoxLayout",
+    "QWidget",
     "Qt",
     "Signal",
     "Slot",
@@ -75,11 +91,14 @@ QT_API: str = choose_api()
 if TYPE_CHECKING:
     from PyQt6.QtCore import (
         QAbstractEventDispatcher,
+        QAbstractTableModel,
         QCoreApplication,
         QEventLoop,
         QMetaMethod,
+        QModelIndex,
         QObject,
         QSocketNotifier,
+        QSortFilterProxyModel,
         Qt,
         QThread,
         QTimer,
@@ -87,7 +106,22 @@ if TYPE_CHECKING:
     )
     from PyQt6.QtCore import pyqtSignal as Signal
     from PyQt6.QtCore import pyqtSlot as Slot
+    from PyQt6.QtGui import QGuiApplication
     from PyQt6.QtNetwork import QNetworkProxy, QNetworkProxyFactory, QNetworkProxyQuery
+    from PyQt6.QtWidgets import (
+        QAbstractItemView,
+        QCheckBox,
+        QComboBox,
+        QFileDialog,
+        QHBoxLayout,
+        QHeaderView,
+        QLabel,
+        QLineEdit,
+        QPushButton,
+        QTableView,
+        QVBoxLayout,
+        QWidget,
+    )
 
     def is_deleted(obj: object) -> bool:
         """Whether the C++ object behind ``obj`` was deleted."""
@@ -137,7 +171,36 @@ else:
 _NETWORK_NAMES = ("QNetworkProxy", "QNetworkProxyFactory", "QNetworkProxyQuery")
 
 
+# The traffic inspector's names: QtWidgets only loads for an app that shows the inspector.
+_TRAFFIC_NAMES = {
+    **dict.fromkeys(("QAbstractTableModel", "QModelIndex", "QSortFilterProxyModel"), "QtCore"),
+    "QGuiApplication": "QtGui",
+    **dict.fromkeys(
+        (
+            "QAbstractItemView",
+            "QCheckBox",
+            "QComboBox",
+            "QFileDialog",
+            "QHBoxLayout",
+            "QHeaderView",
+            "QLabel",
+            "QLineEdit",
+            "QPushButton",
+            "QTableView",
+            "QVBoxLayout",
+            "QWidget",
+        ),
+        "QtWidgets",
+    ),
+}
+
+
 def __getattr__(name: str) -> object:
+    module = _TRAFFIC_NAMES.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"{BINDINGS[QT_API]}.{module}"), name)
+        globals()[name] = value
+        return value
     if name in _NETWORK_NAMES:
         network = importlib.import_module(f"{BINDINGS[QT_API]}.QtNetwork")
         for each in _NETWORK_NAMES:

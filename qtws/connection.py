@@ -67,7 +67,7 @@ from .loop.base import EventLoopProxy, Handle
 from .proxy import ProxySpec, SystemLookup, proxy_for
 from .writequeue import WriteQueue
 
-__all__ = ["Connection", "Sink"]
+__all__ = ["Connection", "Observer", "Sink"]
 
 _log = logging.getLogger("qtws")
 
@@ -99,6 +99,22 @@ class Sink(Protocol):
     ) -> None: ...
 
 
+class Observer(Protocol):
+    """Sees one connection's traffic (:mod:`qtws.traffic`); called on the connection's thread
+    only while attached (an unattached connection pays one ``is None`` test per read and write).
+
+    ``started`` comes first: ``resync`` is ``None`` when the observer sees the stream from its
+    start, else ``(tail, remaining, in_message)`` for an attach mid-stream: the bytes of an
+    incomplete frame header already read, how many payload bytes of the current frame are
+    still to come, and whether a data message is under way (its event is still due)."""
+
+    def started(self, url: str, resync: tuple[bytes, int, bool] | None) -> None: ...
+    def received(self, data: bytes) -> None: ...
+    def events(self, events: list[Event]) -> None: ...
+    def sent(self, data: bytes, message: str | bytes | None) -> None: ...
+    def ended(self, code: int, reason: str, was_clean: bool, exc: BaseException | None) -> None: ...
+
+
 class Connection:
     """One WebSocket connection attempt, from DNS to the final close; see module docstring."""
 
@@ -118,6 +134,7 @@ class Connection:
         self._accepted = accepted if accepted is not None else {}
         self.config = config
         self._sink = sink
+        self._observer: Observer | None = None
         self.mask_source = mask_source
         self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
         self._origin = self.uri  # fixed cookies go only to this origin
@@ -210,13 +227,30 @@ class Connection:
         """Queue a text message (the core raises InvalidState unless OPEN)."""
         proto = self._require_proto()
         proto.send_text(data)
-        self._wq.write(proto.data_to_send(), data)
+        out = proto.data_to_send()
+        if self._observer is not None:
+            self._observer.sent(out, data)
+        self._wq.write(out, data)
 
     def send_binary(self, data: bytes) -> None:
         """Queue a binary message."""
         proto = self._require_proto()
         proto.send_binary(data)
-        self._wq.write(proto.data_to_send(), data)
+        out = proto.data_to_send()
+        if self._observer is not None:
+            self._observer.sent(out, data)
+        self._wq.write(out, data)
+
+    def set_observer(self, observer: Observer | None) -> None:
+        """Report the traffic to ``observer`` from now on (``None``: stop)."""
+        self._observer = observer
+        if observer is not None:
+            proto = self._proto
+            resync = None
+            if proto is not None and proto.state is not State.CONNECTING:
+                # Where the core's parser stands, so frames are told apart from the next byte.
+                resync = (proto._tail, proto._frame_remaining, proto._msg_opcode != 0)
+            observer.started(self.uri.url, resync)
 
     def send_message(self, data: str | bytes) -> bool:
         """Queue a message if the core is OPEN (the façade's one call per send); False, with
@@ -228,7 +262,10 @@ class Connection:
             proto.send_text(data)
         else:
             proto.send_binary(data)
-        self._wq.write(proto.data_to_send(), data)
+        out = proto.data_to_send()
+        if self._observer is not None:
+            self._observer.sent(out, data)
+        self._wq.write(out, data)
         return True
 
     def report_progress(self, enabled: bool) -> None:
@@ -511,7 +548,10 @@ class Connection:
         proto = self._proto
         if proto is None:
             return
+        observer = self._observer
         for chunk in chunks:  # no join: a 16 MiB message would be copied once more
+            if observer is not None:
+                observer.received(chunk)
             proto.receive_data(chunk)
         self._process_events()
 
@@ -556,6 +596,8 @@ class Connection:
         proto = self._proto
         assert proto is not None
         new = proto.events_received()
+        if self._observer is not None and new:
+            self._observer.events(new)
         if self._dispatch_depth:
             # Read from inside a slot's nested event loop.  Like Qt's sockets (readyRead is
             # never emitted recursively), messages wait until that slot returns, in order;
@@ -794,6 +836,8 @@ class Connection:
             return
         data = proto.data_to_send()
         if data:
+            if self._observer is not None:
+                self._observer.sent(data, None)
             self._wq.write(data)
 
     def _on_write_error(self, exc: OSError) -> None:
@@ -904,6 +948,8 @@ class Connection:
             try:
                 self._flush_batch()
             finally:
+                if self._observer is not None:
+                    self._observer.ended(code, reason, was_clean, exc)
                 self._sink.on_close(code, reason, was_clean, exc)
 
     def _require_proto(self) -> ClientConnection:

@@ -54,7 +54,7 @@ from ._qt import QMetaMethod, QObject, QThread, Signal, Slot, is_deleted
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .certificates import UntrustedCertificate
 from .config import Config
-from .connection import Connection
+from .connection import Connection, Observer
 from .core import State, WebSocketURI, parse_uri
 from .errors import BufferFull, InvalidState
 from .loop.base import EventLoopProxy
@@ -295,6 +295,7 @@ class WebSocket(BlockingAPI, QObject):
         self._counts = {"mi": 0, "mo": 0, "bi": 0, "bo": 0, "rc": 0, "un": 0}
         self._protocol: str | None = None
         self._extensions: tuple[str, ...] = ()
+        self._observer: Observer | None = None  # qtws.traffic, while attached
 
     # ------------------------------------------------------------------ properties
     @property
@@ -560,6 +561,8 @@ class WebSocket(BlockingAPI, QObject):
         conn = Connection(self._loop, self._uri, self._config, self._sink, accepted=self._accepted)
         self._conn = conn
         self._update_progress_reports()
+        if self._observer is not None:
+            conn.set_observer(self._observer)
         conn.start()
 
     def _schedule_reconnect(self, delay: float, exc: BaseException | None) -> None:
@@ -694,6 +697,13 @@ class WebSocket(BlockingAPI, QObject):
         if self._listeners.get(name, 0) > 0:
             self._listeners[name] -= 1
             self._update_progress_reports()
+
+    def _set_observer(self, observer: Observer | None) -> None:
+        """Report this WebSocket's traffic to ``observer`` (used by :mod:`qtws.traffic`),
+        now and on every reconnect; ``None`` detaches."""
+        self._observer = observer
+        if self._conn is not None:
+            self._conn.set_observer(observer)
 
     def _update_progress_reports(self) -> None:
         conn = getattr(self, "_conn", None)  # onbatch may be set before __init__ ran

@@ -26,6 +26,7 @@ QT_FREE = [
     *(f"qtws/{name}.py" for name in ("connection", "dial", "proxy", "socks", "certificates")),
     *(f"qtws/{name}.py" for name in ("keepalive", "writequeue", "reconnect", "state", "errors")),
     *(f"qtws/{name}.py" for name in ("config", "cookies", "blocking")),
+    "qtws/traffic/sniffer.py",
 ]
 
 
