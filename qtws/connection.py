@@ -662,14 +662,19 @@ class Connection:
         deadline = self.loop.time() + _DISPATCH_BUDGET
         count = 0
         batch = self._batch
+        on_message = self._sink.on_message
+        popleft = events.popleft
         while events:
             if self._finished or proto is not self._proto:
                 return
-            event = events.popleft()
-            if isinstance(event, (TextMessage, BinaryMessage)):
+            event = popleft()
+            # Messages first, by exact type: the core creates these classes only.
+            cls = type(event)
+            if cls is TextMessage or cls is BinaryMessage:
+                data = event.data  # type: ignore[union-attr]
                 if batch is not None:
-                    batch.append(event.data)
-                self._sink.on_message(event.data)
+                    batch.append(data)
+                on_message(data)
             elif isinstance(event, Ping):
                 self._flush_proto()
                 self._sink.on_ping(event.payload)

@@ -115,9 +115,42 @@ class _Sink:
             ws._report_open(subprotocol, extensions)
 
     def on_message(self, data: str | bytes) -> None:
+        """A complete message: the hottest path, so the report is inlined here (one call per
+        message from the driver) and the emission in it."""
         ws = self._ws()
-        if ws is not None:
-            ws._report_message(data)
+        if ws is None:
+            return
+        ws._counts["mi"] += 1
+        n = ws._listeners
+        callback = ws.onmessage
+        text = isinstance(data, str)
+        typed = n["text_message"] if text else n["binary_message"]
+        per_message = callback or typed or n["message"]
+        # Buffered for the blocking API while it waits, and whenever no slot or callback
+        # will see this message (so nothing is dropped unseen).
+        if ws._waiting or not per_message:
+            if not per_message and not ws._waiting and (n["batch_received"] or ws.onbatch):
+                return  # only batch listeners: the driver hands the slice over when it ends
+            ws._buffer_message(data)
+        if is_deleted(ws):
+            ws._emit("message")  # handles the deleted object (closes politely)
+            return
+        depth = getattr(_tls, "depth", 0)
+        _tls.depth = depth + 1
+        try:
+            if n["message"]:
+                ws.message.emit(data)
+            if callback is not None:
+                try:
+                    callback(data)
+                except Exception:
+                    _log.exception("exception in a qtws callback %r", callback)
+            # A slot may have deleted the object (its signals are gone then), or connected
+            # or disconnected the typed signal's slots: read the count again.
+            if (n["text_message"] if text else n["binary_message"]) and not is_deleted(ws):
+                (ws.text_message if text else ws.binary_message).emit(data)
+        finally:
+            _tls.depth = depth
 
     def on_batch(self, messages: list[str | bytes]) -> None:
         ws = self._ws()
@@ -475,46 +508,17 @@ class WebSocket(BlockingAPI, QObject):
         ):
             self._send_now(self._outbox.popleft())
 
-    def _report_message(self, data: str | bytes) -> None:
-        """A complete message.  (The hottest path: emission is inlined.)"""
-        self._counts["mi"] += 1
-        n = self._listeners
-        callback = self.onmessage
-        kind = "text_message" if isinstance(data, str) else "binary_message"
-        # Buffered for the blocking API while it waits, and whenever no slot or callback
-        # will see this message (so nothing is dropped unseen).
-        per_message = callback or n["message"] or n[kind]
-        if not per_message and not self._waiting and (n["batch_received"] or self.onbatch):
-            return  # only batch listeners: the driver hands the slice over when it ends
-        if self._waiting or not per_message:
-            self._inbox.append(data)
-            self._inbox_bytes += len(data)
-            conn = self._conn
-            if conn is not None and (
-                len(self._inbox) >= _INBOX_HIGH_WATER
-                or self._inbox_bytes >= self._config.queue_budget
-            ):
-                # Nobody reads: stop reading the socket (TCP pushes back on the server)
-                # rather than buffer without bound; the blocking reads resume it.
-                conn.pause_reading()
-        if is_deleted(self):
-            self._emit("message")  # handles the deleted object (closes politely)
-            return
-        depth = getattr(_tls, "depth", 0)
-        _tls.depth = depth + 1
-        try:
-            if n["message"]:
-                self.message.emit(data)
-            if callback is not None:
-                try:
-                    callback(data)
-                except Exception:
-                    _log.exception("exception in a qtws callback %r", callback)
-            # A slot may have deleted the object (deleted): its signals are gone then.
-            if n[kind] and not is_deleted(self):
-                getattr(self, kind).emit(data)
-        finally:
-            _tls.depth = depth
+    def _buffer_message(self, data: str | bytes) -> None:
+        """Keep a message for the blocking API (or because nobody listens)."""
+        self._inbox.append(data)
+        self._inbox_bytes += len(data)
+        conn = self._conn
+        if conn is not None and (
+            len(self._inbox) >= _INBOX_HIGH_WATER or self._inbox_bytes >= self._config.queue_budget
+        ):
+            # Nobody reads: stop reading the socket (TCP pushes back on the server)
+            # rather than buffer without bound; the blocking reads resume it.
+            conn.pause_reading()
 
     def _report_written(self, nbytes: int, drained: bool) -> None:
         """Bytes went out (reported only while bytes_written/drained have listeners)."""
