@@ -3,8 +3,9 @@
 An embedded server and two windows, alice and bob, rendered offscreen. They chat through the
 server by typing into their input lines; the server is then stopped and started again while
 alice types, to show the reconnect and the outbox; the transcript goes to stdout and alice's
-window is saved as a PNG. Each step waits for its result with a deadline, so a broken
-build fails with a message naming the step instead of hanging.
+window and its traffic inspector (View → Traffic) are saved as PNGs. Each step waits for its
+result with a deadline, so a broken build fails with a message naming the step instead of
+hanging.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def run_scripted_session(
         alice = ChatWindow(url, "alice", config=session_config(), server=server)
         bob = ChatWindow(url, "bob", config=session_config(), server=server)
         windows = [alice, bob]
+        traffic = alice.show_traffic()  # View → Traffic, from the first byte
         by_nick = {"alice": alice, "bob": bob}
         for w in windows:
             w.resize(DEFAULT_SIZE)
@@ -151,6 +153,13 @@ def run_scripted_session(
         if not alice.grab().save(str(screenshot), "PNG"):
             raise StepFailed(f"could not write the screenshot {screenshot}")
         out(f"[demo] screenshot of alice's window saved to {screenshot}")
+        traffic_shot = screenshot.with_name(f"{screenshot.stem}-traffic{screenshot.suffix}")
+        traffic.model.flush()
+        traffic.table.scrollToBottom()
+        spin(50)
+        if not traffic.grab().save(str(traffic_shot), "PNG"):
+            raise StepFailed(f"could not write the screenshot {traffic_shot}")
+        out(f"[demo] screenshot of alice's traffic inspector saved to {traffic_shot}")
     except Exception as exc:
         if not isinstance(exc, (StepFailed, OSError, qtws.WebSocketError)):
             traceback.print_exc()  # a bug, not a timeout: show where

@@ -44,6 +44,7 @@ from PyQt6.QtWidgets import (
 )
 
 import qtws
+import qtws.traffic
 
 from . import protocol
 from .server import ChatServer
@@ -268,6 +269,15 @@ class ChatWindow(QMainWindow):
         status.addPermanentWidget(self.queue_label)
         status.addPermanentWidget(self.rtt_label)
 
+        view_menu = QMenu("&View", self)
+        self.menuBar().addMenu(view_menu)  # type: ignore[union-attr]
+        self.traffic_action = QAction("&Traffic…", self)
+        self.traffic_action.setShortcut("Ctrl+Shift+T")
+        self.traffic_action.setToolTip("Every frame this window's WebSocket sends and receives")
+        self.traffic_action.triggered.connect(self.show_traffic)
+        view_menu.addAction(self.traffic_action)
+        self.traffic: qtws.traffic.TrafficView | None = None
+
         if self.server is not None:
             menu = QMenu("&Server", self)
             self.menuBar().addMenu(menu)  # type: ignore[union-attr]
@@ -279,6 +289,19 @@ class ChatWindow(QMainWindow):
             self.start_action.triggered.connect(self._start_server)
             menu.addActions([self.stop_action, self.kill_action, self.start_action])
         self.input.setFocus()
+
+    def show_traffic(self) -> qtws.traffic.TrafficView:
+        """View → Traffic: the qtws inspector on this window's connection (recording starts
+        when it is first opened, and goes on until this window closes)."""
+        if self.traffic is None:
+            self.traffic = qtws.traffic.TrafficView()
+            self.traffic.setWindowTitle(f"Traffic — {self.nick} — {self.url}")
+            self.traffic.resize(1100, 420)
+        if self.ws not in self.traffic.model.attached:
+            self.traffic.model.attach(self.ws, name=self.nick)
+        self.traffic.show()
+        self.traffic.raise_()
+        return self.traffic
 
     # -- what tests and the scripted session read -----------------------------------------
 
@@ -352,6 +375,8 @@ class ChatWindow(QMainWindow):
         if self.ws.ready_state != qtws.ReadyState.CLOSED:
             self.ws.close(1000, "window closed")
         self._ticker.stop()
+        if self.traffic is not None:
+            self.traffic.close()
         super().closeEvent(event)
 
     # -- WebSocket signals --------------------------------------------------------------

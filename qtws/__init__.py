@@ -115,6 +115,7 @@ _SUBMODULES = (
     "reconnect",
     "socks",
     "state",
+    "traffic",
     "websocket",
     "writequeue",
 )

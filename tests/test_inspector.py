@@ -501,3 +501,21 @@ def test_the_view_follows_new_rows_unless_scrolled_up(qtbot: QtBot) -> None:
     tap.received(encode_frame(1, b"more"))
     view.model.flush()
     assert bar.value() == 0
+
+
+def test_chat_demo_view_traffic_opens_the_inspector_on_its_connection(qtbot: QtBot) -> None:
+    from demo_app.window import ChatWindow
+
+    with ws_server() as srv:
+        window = ChatWindow(srv.url, "zoe", config=FAST)
+        qtbot.addWidget(window)
+        window.traffic_action.trigger()  # View → Traffic
+        view = window.traffic
+        assert view is not None and view.isVisible()
+        assert view.model.attached == [window.ws]
+        assert window.show_traffic() is view  # opened again: the same window
+        qtbot.waitUntil(lambda: any(r.kind == "text" for r in view.model.records), timeout=5000)
+        assert view.model.records[0].connection.startswith("zoe.1 ws://")
+        with qtbot.waitSignal(window.ws.closed, timeout=5000):
+            window.close()
+        assert not view.isVisible() and view.model.attached == []

@@ -94,7 +94,7 @@ class TrafficView(QWidget):
         rows.setDefaultSectionSize(20)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        for column, width in enumerate((90, 200, 55, 110, 60, 70, 380, 110, 70)):
+        for column, width in enumerate((90, 170, 55, 100, 50, 55, 330, 90, 65)):
             self.table.setColumnWidth(column, width)
         bar = QHBoxLayout()
         widgets: tuple[QWidget, ...] = (self.search, self.direction, self.kind, self.pause)
