@@ -75,6 +75,8 @@ _READ_SIZE = 64 * 1024
 # Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
 # not stall a GUI thread's timers.
 _READ_BUDGET = 64 * 1024
+# Payload bytes of waiting messages the core frames per loop turn (see _produce).
+_PRODUCE_BUDGET = 128 * 1024
 # Seconds of event dispatch per loop callback before yielding (a flood of small messages).
 # A loop turn may run two such callbacks (the socket's and a scheduled one): 2 x 4 ms plus
 # the parse keeps a 10 ms GUI timer near 10 ms and leaves most of a 60 Hz frame to painting,
@@ -165,6 +167,9 @@ class Connection:
         self._handshake_done = False
         self._bytes_in = 0
         self._read_scheduled = False
+        # Messages the core accepted but frames in steps (see _sent), oldest first.
+        self._in_core: collections.deque[str | bytes] = collections.deque()
+        self._produce_scheduled = False
         self._backlog_bytes = 0  # message bytes read inside a slot's nested loop, waiting
         self._reported_written = 0
         self._progress_scheduled = False
@@ -187,7 +192,8 @@ class Connection:
     @property
     def buffered_amount(self) -> int:
         """Bytes accepted by :meth:`send_*` but not yet written to the socket."""
-        return self._wq.size
+        proto = self._proto
+        return self._wq.size + (proto.pending_output() if proto is not None else 0)
 
     @property
     def bytes_in(self) -> int:
@@ -230,19 +236,13 @@ class Connection:
         """Queue a text message (the core raises InvalidState unless OPEN)."""
         proto = self._require_proto()
         proto.send_text(data)
-        out = proto.data_to_send()
-        if self._observer is not None:
-            self._observer.sent(out, data)
-        self._wq.write(out, data)
+        self._sent(proto, data)
 
     def send_binary(self, data: bytes) -> None:
         """Queue a binary message."""
         proto = self._require_proto()
         proto.send_binary(data)
-        out = proto.data_to_send()
-        if self._observer is not None:
-            self._observer.sent(out, data)
-        self._wq.write(out, data)
+        self._sent(proto, data)
 
     def set_observer(self, observer: Observer | None) -> None:
         """Report the traffic to ``observer`` from now on (``None``: stop)."""
@@ -255,6 +255,44 @@ class Connection:
                 resync = (proto._tail, proto._frame_remaining, proto._msg_opcode != 0)
             observer.started(self.uri.url, resync)
 
+    def _write_out(self, data: bytes, msg: str | bytes | None = None) -> None:
+        """Queue the core's bytes for the socket; ``msg``: the message they end."""
+        if not data:
+            return
+        if self._observer is not None:
+            self._observer.sent(data, msg)
+        self._wq.write(data, msg)
+
+    def _sent(self, proto: ClientConnection, msg: str | bytes) -> None:
+        if not proto.pending_output():
+            self._write_out(proto.data_to_send(), msg)
+            return
+        # The core frames it in steps (a large message to deflate, or one waiting behind it):
+        # one step per loop turn, so compressing never holds this thread for long.
+        self._flush_proto()  # frames queued before it, if any
+        self._in_core.append(msg)
+        if not self._produce_scheduled:
+            self._produce_scheduled = True
+            self.loop.call_soon(self.guard(self._produce))
+
+    def _produce(self) -> None:
+        """Let the core frame the next part of the waiting messages (see :meth:`_sent`)."""
+        self._produce_scheduled = False
+        proto = self._proto
+        if self._finished or proto is None:
+            return
+        start = proto.pending_output()
+        # One large step, or many small messages queued behind the large one.
+        while self._in_core and start - proto.pending_output() < _PRODUCE_BUDGET:
+            done = proto.produce()
+            self._write_out(proto.data_to_send(), self._in_core.popleft() if done else None)
+            if not proto.pending_output():
+                break
+        self._after_io()
+        if not self._finished and proto.pending_output() and not self._produce_scheduled:
+            self._produce_scheduled = True
+            self.loop.call_soon(self.guard(self._produce))
+
     def send_message(self, data: str | bytes) -> bool:
         """Queue a message if the core is OPEN (the façade's one call per send); False, with
         nothing queued, when it is not (closing, finished, not yet open)."""
@@ -265,10 +303,7 @@ class Connection:
             proto.send_text(data)
         else:
             proto.send_binary(data)
-        out = proto.data_to_send()
-        if self._observer is not None:
-            self._observer.sent(out, data)
-        self._wq.write(out, data)
+        self._sent(proto, data)
         return True
 
     def report_progress(self, enabled: bool) -> None:
@@ -844,9 +879,7 @@ class Connection:
             return
         data = proto.data_to_send()
         if data:
-            if self._observer is not None:
-                self._observer.sent(data, None)
-            self._wq.write(data)
+            self._write_out(data)
 
     def _on_write_error(self, exc: OSError) -> None:
         self._on_socket_error(exc)
@@ -947,7 +980,8 @@ class Connection:
             for name in list(self._timers):
                 self._cancel_timer(name)
             self._keepalive.stop()
-            self.unsent = self._wq.unsent()
+            self.unsent = [*self._wq.unsent(), *self._in_core]
+            self._in_core.clear()
             self._teardown_io()
             self._wq.clear()
         finally:

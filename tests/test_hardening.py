@@ -3,6 +3,7 @@ memory bounded in bytes, secrets, close reports, nothing lost on a drop, API tra
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import sys
@@ -456,3 +457,71 @@ def test_sends_accepted_from_a_thread_are_never_refused_for_room_later(qtbot: Qt
         assert ws.stats.messages_unsent == 0
         with qtbot.waitSignal(ws.closed, timeout=5000):
             ws.close()
+
+
+def _digest_server(conn: ServerConnection) -> None:
+    """Answers every message with its size and SHA-256."""
+    import hashlib
+
+    for m in conn:
+        data = m.encode() if isinstance(m, str) else m
+        conn.send(f"{len(data)} {hashlib.sha256(data).hexdigest()}")
+
+
+def test_a_large_compressed_message_is_deflated_over_many_loop_turns(qtbot: QtBot) -> None:
+    """send() deflates nothing itself; between two turns of the loop (a zero-interval timer
+    samples buffered_amount) the core deflates at most about one step, and the server gets
+    the message intact."""
+    import hashlib
+    import os
+
+    from PyQt6.QtCore import QTimer
+
+    from qtws.core.protocol import _COMPRESS_STEP
+
+    big = os.urandom(1024) * (16 * _COMPRESS_STEP // 1024)  # 2 MiB, deflates to a few KiB
+    with ws_server(_digest_server, max_size=None) as srv:
+        ws = qtws.WebSocket(srv.url, config=qtws.Config(ping_interval=None, proxy=None))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        assert ws.extensions  # permessage-deflate negotiated
+        samples: list[int] = []
+        timer = QTimer()
+        timer.setInterval(0)
+        timer.timeout.connect(lambda: samples.append(ws.buffered_amount))
+        with qtbot.waitSignal(ws.text_message, timeout=30000) as blocker:
+            ws.send(big)
+            assert ws.buffered_amount >= len(big)  # not deflated yet: it waits in the core
+            samples.append(ws.buffered_amount)
+            timer.start()
+        timer.stop()
+        assert blocker.args[0] == f"{len(big)} {hashlib.sha256(big).hexdigest()}"
+        steps = [a - b for a, b in itertools.pairwise(samples)]
+        assert sum(steps) >= len(big) - 2**16
+        assert max(steps) <= 2 * _COMPRESS_STEP, max(steps)
+        with qtbot.waitSignal(ws.closed, timeout=5000) as closed:
+            ws.close()
+    assert closed.args[0] == qtws.CloseEvent(1000, "", True)
+
+
+def test_close_after_a_large_compressed_message_sends_it_first(qtbot: QtBot) -> None:
+    import os
+
+    big = os.urandom(3 * 2**20)
+    got: list[int] = []
+
+    def handler(conn: ServerConnection) -> None:
+        for m in conn:
+            got.append(len(m))
+
+    with ws_server(handler, max_size=None) as srv:
+        ws = qtws.WebSocket(srv.url, config=qtws.Config(ping_interval=None, proxy=None))
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        ws.send(big)
+        ws.send("after")
+        with qtbot.waitSignal(ws.closed, timeout=30000) as closed:
+            ws.close(1000, "done")
+    assert got == [len(big), 5]
+    assert closed.args[0] == qtws.CloseEvent(1000, "done", True)
+    assert ws.stats.messages_unsent == 0

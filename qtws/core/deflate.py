@@ -69,6 +69,7 @@ class PerMessageDeflate:
         self._decoder: zlib._Decompress | None = None
         self._encoder: zlib._Compress | None = None
         self._in_message = False  # a message's first frames were decoded, its final one not yet
+        self._encoding = False  # a message's first parts were encoded, its final one not yet
 
     def __repr__(self) -> str:
         return (
@@ -95,10 +96,20 @@ class PerMessageDeflate:
 
     def encode(self, payload: bytes | bytearray | memoryview) -> bytes:
         """Compress one whole message (RFC 7692 section 7.2.1); the caller sets RSV1."""
-        if self._encoder is None or self.client_no_context_takeover:
+        return self.encode_part(payload, True)
+
+    def encode_part(self, payload: bytes | bytearray | memoryview, final: bool) -> bytes:
+        """Compress the next part of a message sent in several frames, ``final`` on its last
+        part (the output of the parts, concatenated, is the message's compressed data)."""
+        if not self._encoding and (self._encoder is None or self.client_no_context_takeover):
             # Section 7.2.1: without context takeover every message starts a fresh LZ77 window.
             self._encoder = self._new_encoder()
-        data = self._encoder.compress(payload) + self._encoder.flush(zlib.Z_SYNC_FLUSH)
+        encoder = self._encoder
+        assert encoder is not None
+        self._encoding = not final
+        if not final:
+            return encoder.compress(payload)
+        data = encoder.compress(payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
         # A sync flush always ends with the empty stored block 00 00 ff ff: remove it.
         return data[:-4]
 

@@ -19,6 +19,12 @@ closes the TCP connection once :meth:`should_close_transport` says so.
   data frames (RFC 6455 5.5.1).
 * CLOSED: the closing handshake completed, the connection failed, or the TCP connection ended.
 
+Sending: a message is framed at once, except that with permessage-deflate one over
+``_COMPRESS_STEP`` bytes (and every message sent after it while it waits) is deflated in
+steps: :meth:`pending_output` says how much waits and each :meth:`produce` call deflates one
+step into one frame of a fragmented message, so a driver spreads the work over loop turns.
+Control frames may go between those frames; ``send_close`` waits for the messages before it.
+
 The peer's mistakes never raise: they fail the connection (RFC 6455 7.1.7), queue a close frame
 with the right code when one can still be sent, and report :class:`~qtws.core.events
 .ConnectionFailed`.  Only local misuse raises.
@@ -26,10 +32,12 @@ with the right code when one can still be sent, and report :class:`~qtws.core.ev
 
 from __future__ import annotations
 
+import collections
 import enum
 import os
 import struct
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import (
     ConnectionClosed,
@@ -54,6 +62,7 @@ from .events import (
 from .frames import (
     OP_BINARY,
     OP_CLOSE,
+    OP_CONT,
     OP_PING,
     OP_PONG,
     OP_TEXT,
@@ -83,6 +92,10 @@ _MASK_POOL_SIZE = 4096  # bytes of os.urandom per refill: 1024 masks
 # connection that only sends short messages never allocates a compressor (~80 KiB; creating
 # one per connection also fragmented a script's heap: +0.2 KiB RSS per open/close cycle).
 _COMPRESS_MIN_SIZE = 128
+# A message deflated in more than one step: at most this many input bytes per produce(), so
+# compressing 16 MiB (~1 s of zlib for incompressible data) never holds the driver's thread
+# for more than ~10 ms at a time; each step's output goes out as one frame of the message.
+_COMPRESS_STEP = 128 * 1024
 
 
 class State(enum.IntEnum):
@@ -168,6 +181,10 @@ class ClientConnection:
         self._close_sent = False
         self._expect_close = False
         self._must_close = False
+        # Messages waiting to be framed behind one deflated in steps: [opcode, data, offset].
+        self._jobs: collections.deque[list[Any]] = collections.deque()
+        self._job_bytes = 0  # their payload bytes not framed yet
+        self._close_after_jobs: bytes | None = None  # send_close() made while jobs wait
 
         # The data message being received (RFC 6455 5.4); _msg_opcode 0: none.
         self._msg_opcode = 0
@@ -224,6 +241,43 @@ class ClientConnection:
         self._out = []
         return out[0] if len(out) == 1 else b"".join(out)
 
+    def pending_output(self) -> int:
+        """Payload bytes of messages accepted by ``send_*`` but not framed yet (they wait
+        behind a large message being deflated in steps): call :meth:`produce` until 0."""
+        return self._job_bytes
+
+    def produce(self) -> bool:
+        """Frame the next part of the oldest waiting message, deflating at most about
+        ``_COMPRESS_STEP`` bytes of it (a short message is framed whole); the frames go to
+        :meth:`data_to_send`.  True when that message is now completely queued.  Control
+        frames (pings, pongs, a close that fails the connection) may come between a message's
+        frames, as RFC 6455 5.4 allows."""
+        if not self._jobs:
+            return False
+        job = self._jobs[0]
+        opcode, data, pos = job
+        deflate = self._deflate
+        if deflate is None or len(data) < _COMPRESS_MIN_SIZE:
+            self._jobs.popleft()
+            self._job_bytes -= len(data)
+            self._send_now(opcode, data)
+            done = True
+        else:
+            end = min(len(data), pos + _COMPRESS_STEP)
+            final = end == len(data)
+            part = deflate.encode_part(data[pos:end], final)
+            # RFC 7692 6.1: RSV1 on the first frame only; the rest are continuations.
+            self._queue_frame(opcode if pos == 0 else OP_CONT, part, pos == 0, fin=final)
+            self._job_bytes -= end - pos
+            job[2] = end
+            if final:
+                self._jobs.popleft()
+            done = final
+        if not self._jobs and self._close_after_jobs is not None:
+            payload, self._close_after_jobs = self._close_after_jobs, None
+            self._queue_close(payload)
+        return done
+
     def close_expected(self) -> bool:
         """True once the client expects the TCP connection to end (closing handshake started
         or the connection failed): the driver arms its close timeout then."""
@@ -240,7 +294,7 @@ class ClientConnection:
         """Queue a text message."""
         if not isinstance(data, str):
             raise TypeError(f"send_text() needs a str, not {type(data).__name__}")
-        if self.state is not State.OPEN:
+        if self.state is not State.OPEN or self._close_after_jobs is not None:
             self._check_open()  # raises
         self._send_message(OP_TEXT, data.encode())
 
@@ -248,7 +302,7 @@ class ClientConnection:
         """Queue a binary message."""
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError(f"send_binary() needs bytes-like data, not {type(data).__name__}")
-        if self.state is not State.OPEN:
+        if self.state is not State.OPEN or self._close_after_jobs is not None:
             self._check_open()  # raises
         self._send_message(OP_BINARY, data)
 
@@ -265,6 +319,14 @@ class ClientConnection:
         may not send (RFC 6455 7.4) or a reason over 123 UTF-8 bytes."""
         payload = self._close_payload(code, reason)
         self._check_open()
+        if self._jobs:
+            # The messages sent before go first; sending more is refused from now on, while
+            # receiving goes on normally until the close frame is actually queued.
+            self._close_after_jobs = payload
+            return
+        self._queue_close(payload)
+
+    def _queue_close(self, payload: bytes) -> None:
         self._queue_frame(OP_CLOSE, payload)
         self._close_sent = True
         self._expect_close = True
@@ -563,12 +625,19 @@ class ClientConnection:
         self._tail = b""
         self._msg_parts = []
         self._text_parts = []
+        # Nothing is sent after a close frame: messages not framed yet are dropped here (the
+        # driver reports them as unsent).
+        self._jobs.clear()
+        self._job_bytes = 0
+        self._close_after_jobs = None
 
     # -- internals: sending -------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(f"cannot send: the connection is {self.state.name}")
+        if self._close_after_jobs is not None:
+            raise InvalidState("cannot send: the connection is closing")
 
     @staticmethod
     def _close_payload(code: int, reason: str) -> bytes:
@@ -590,6 +659,14 @@ class ClientConnection:
         self._queue_frame(opcode, payload)
 
     def _send_message(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
+        if self._jobs or (self._deflate is not None and len(payload) > _COMPRESS_STEP):
+            data = bytes(payload)  # the caller may reuse a bytearray once send_* returned
+            self._jobs.append([opcode, data, 0])
+            self._job_bytes += len(data)
+            return
+        self._send_now(opcode, payload)
+
+    def _send_now(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
         rsv1 = False
         if self._deflate is not None and len(payload) >= _COMPRESS_MIN_SIZE:
             payload = self._deflate.encode(bytes(payload))
@@ -597,7 +674,12 @@ class ClientConnection:
         self._queue_frame(opcode, payload, rsv1)
 
     def _queue_frame(
-        self, opcode: int, payload: bytes | bytearray | memoryview, rsv1: bool = False
+        self,
+        opcode: int,
+        payload: bytes | bytearray | memoryview,
+        rsv1: bool = False,
+        *,
+        fin: bool = True,
     ) -> None:
         # RFC 6455 5.3: every client frame is masked with a fresh, unpredictable key.
         if self._pooled:
@@ -615,10 +697,10 @@ class ClientConnection:
             # key repeated (one big-integer XOR), without the general path's calls.
             key = mask * (n >> 2) + mask[: n & 3]
             masked = (_FROM(payload, "little") ^ _FROM(key, "little")).to_bytes(n, "little")
-            b0 = (0xC0 if rsv1 else 0x80) | opcode
+            b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
             head = bytes((b0, 0x80 | n) if n < 126 else (b0, 0xFE, n >> 8, n & 0xFF))
             self._out.append(head + mask + masked)
             return
-        self._out.append(encode_header(opcode, n, rsv1=rsv1, mask=mask))
+        self._out.append(encode_header(opcode, n, fin=fin, rsv1=rsv1, mask=mask))
         if payload:
             self._out.append(apply_mask(payload, mask))
