@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
-        help="run one end-to-end scenario (receive, send, large, huge, deflate, gui) once "
+        help="run one end-to-end scenario (receive, send, rtt, large, huge, deflate, gui) once "
         "under cProfile for one client (--clients, default 'qtws Qt') and print where the "
         "time goes, instead of the benchmarks",
     )

@@ -330,10 +330,14 @@ def profile(key: str, client_name: str, sizes: Sizes, log: Log, top: int = 30) -
     chosen = {s.key: s for s in scenarios(sizes)}
     if key == "gui":
         sc = Scenario("gui", "gui flood", sizes.gui, receive_op(sizes.gui))
+    elif key == "rtt":
+        sc = Scenario(
+            "rtt", "round trips of 32 B text", sizes.pings, echo_op(sizes.pings, "x" * 32)
+        )
     elif key in chosen:
         sc = chosen[key]
     else:
-        raise ValueError(f"unknown scenario {key!r}: one of {sorted([*chosen, 'gui'])}")
+        raise ValueError(f"unknown scenario {key!r}: one of {sorted([*chosen, 'gui', 'rtt'])}")
     with EchoServer() as server:
         url = server.deflate_url if sc.deflate else server.url
         with _connected(url, sc.deflate, log, {client_name}) as clients:

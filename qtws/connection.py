@@ -384,6 +384,7 @@ class Connection:
         def wrapper(*args: Any) -> None:
             if self._finished:
                 return
+            self._wq.turn += 1
             try:
                 fn(*args)
             except Exception as exc:

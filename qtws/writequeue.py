@@ -6,9 +6,10 @@ How it works
 does not take waits, and the writer notifier is enabled only while something waits.  Under
 proxies that run continuously (Qt, asyncio: ``EventLoopProxy.defer_writes``) the first write
 of a loop turn goes out at once and later ones are *corked* into one ``send`` at the end of
-the turn; the selectors proxy (blocking scripts) writes every message at once.  Small queued
-pieces are coalesced into one ``send``; a partial write keeps the rest as a memoryview (TLS
-retries need the same buffer).
+the turn (a turn: one loop callback of the connection, counted in ``turn``), so a lone reply
+costs no extra callback; the selectors proxy (blocking scripts) writes every message at once.
+Small queued pieces are coalesced into one ``send``; a partial write keeps the rest as a
+memoryview (TLS retries need the same buffer).
 
 Each application message written is tagged with the offset of its last byte, so when a
 connection drops, :meth:`WriteQueue.unsent` names the messages whose bytes never (or only
@@ -56,6 +57,10 @@ class WriteQueue:
         # (offset just past the message's last byte, message), oldest first.
         self._tags: collections.deque[tuple[int, str | bytes]] = collections.deque()
         self.on_progress: Callable[[], None] | None = None  # after bytes were written
+        # Loop callbacks of the owner so far (its guard counts them), and the one in which a
+        # write last went out at once: only a second write in the same callback corks.
+        self.turn = 0
+        self._flushed_turn = -1
 
     def __bool__(self) -> bool:
         return bool(self._out)
@@ -72,12 +77,15 @@ class WriteQueue:
             self._tags.append((self._queued_total, message))
         if self._writer is not None or self._corked or self.sock is None:
             return  # the writer notifier, the pending uncork or the socket's arrival sends it
-        self.flush()
-        if self._loop.defer_writes and self.sock is not None:
-            # Batch what else is sent during this turn of the loop into one system call; the
-            # first message went out at once, so a lone message has no added latency.
+        if self._loop.defer_writes and self._flushed_turn == self.turn:
+            # A write already went out at once in this turn of the loop: batch this one and
+            # what follows into one system call at the end of the turn.  A lone message (a
+            # request, a reply) goes out at once and costs no extra loop callback.
             self._corked = True
             self._loop.call_soon(self._guard(self._uncork))
+            return
+        self.flush()
+        self._flushed_turn = self.turn
 
     def unsent(self) -> list[str | bytes]:
         """The tagged messages whose last byte was not written yet, oldest first."""
