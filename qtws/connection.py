@@ -9,8 +9,11 @@ A :class:`Connection` lives on one thread and does everything through an
    URL to a :class:`~qtws.dial.Dialer` (:mod:`qtws.dial`), which reports a connected socket or
    an error.
 2. The core's handshake request goes out; from then on every readable event feeds
-   :meth:`ClientConnection.receive_data` (within a byte budget per callback) and the events
-   are handed to the :class:`Sink` in order.  After each TLS read the driver keeps reading
+   :meth:`ClientConnection.receive_data` (within a byte budget per callback, for the bytes
+   read and for those inflated) and the events are handed to the :class:`Sink` in order.
+   When the core stops early (its inflate budget is used up, or a close waits for the
+   messages before it) the socket is not read until the core's pending input is processed,
+   one budget per loop callback, paused like reading.  After each TLS read the driver keeps reading
    while the TLS layer holds decrypted bytes, since the socket notifier will not fire for them.
 3. Dispatch never recurses: while a slot runs (perhaps a nested event loop, a modal dialog),
    newly read messages wait and only keep-alive replies are handled; a flood is handed out in
@@ -77,6 +80,9 @@ _READ_SIZE = 64 * 1024
 _READ_BUDGET = 64 * 1024
 # Payload bytes of waiting messages the core frames per loop turn (see _produce).
 _PRODUCE_BUDGET = 128 * 1024
+# Bytes inflated (permessage-deflate) per loop callback: a zip bomb or a compressed flood
+# keeps the loop's timers running like uncompressed data.
+_INFLATE_BUDGET = 64 * 1024
 # Seconds of event dispatch per loop callback before yielding (a flood of small messages).
 # A loop turn may run two such callbacks (the socket's and a scheduled one): 2 x 4 ms plus
 # the parse keeps a 10 ms GUI timer near 10 ms and leaves most of a 60 Hz frame to painting,
@@ -157,6 +163,7 @@ class Connection:
         self._events: collections.deque[Event] = collections.deque()  # not yet dispatched
         self._paused = False
         self._eof_seen = False
+        self._continue_scheduled = False
         self._dispatch_scheduled = False
         self._sliced = False  # a long backlog is being dispatched in slices
         self._dispatch_depth = 0  # > 0 while events are handed to the sink
@@ -531,6 +538,11 @@ class Connection:
         the reader stays active in it, so pongs and messages keep flowing as with QWebSocket."""
         sock = self._sock
         assert sock is not None
+        if self._proto is not None and self._proto.has_pending_input():
+            # What the core holds goes first; TCP pushes back meanwhile.
+            self._cancel_reader()
+            self._continue_input()
+            return
         budget = _READ_BUDGET
         chunks: list[bytes] = []
         eof = False
@@ -591,8 +603,27 @@ class Connection:
         for chunk in chunks:  # no join: a 16 MiB message would be copied once more
             if observer is not None:
                 observer.received(chunk)
-            proto.receive_data(chunk)
+            # Once the core stops early, later chunks are only queued in it (budget 0).
+            proto.receive_data(chunk, 0 if proto.has_pending_input() else _INFLATE_BUDGET)
         self._process_events()
+
+    def _continue_soon(self) -> None:
+        if not self._continue_scheduled and not self._paused:
+            self._continue_scheduled = True
+            self.loop.call_soon(self.guard(self._continue_input))
+
+    def _continue_input(self) -> None:
+        """Process one budget of the input the core holds (see the module docstring)."""
+        self._continue_scheduled = False
+        proto = self._proto
+        if self._finished or proto is None or self._paused or self._backlog_full():
+            return  # resumed by resume_reading() / at the end of the dispatch
+        if not proto.has_pending_input():
+            return
+        proto.receive_data(b"", _INFLATE_BUDGET)
+        self._process_events()
+        if self._dispatch_depth and not self._finished and not proto.has_pending_input():
+            self._restart_reading()  # inside a slot's nested loop: pongs keep flowing
 
     def _on_eof(self) -> None:
         if self._proto is None:
@@ -601,7 +632,7 @@ class Connection:
             )
             return
         proto = self._proto
-        proto.receive_eof()
+        proto.receive_eof()  # processes what the core still holds, all of it
         self._process_events()
         # A redirect whose body ended at the EOF has already replaced the connection.
         if not self._finished and not self._events and self._proto is proto:
@@ -622,9 +653,12 @@ class Connection:
 
     def _restart_reading(self) -> None:
         sock = self._sock
-        if sock is None or self._finished or self._eof_seen or self._paused:
+        if sock is None or self._finished or self._paused or self._phase != "ws":
             return
-        if self._phase != "ws":
+        if self._proto is not None and self._proto.has_pending_input():
+            self._continue_soon()
+            return
+        if self._eof_seen:
             return
         if self._reader is None:
             self._reader = self.loop.add_reader(sock.fileno(), self.guard(self._on_readable))
@@ -649,6 +683,8 @@ class Connection:
                     if isinstance(event, (TextMessage, BinaryMessage)):
                         self._backlog_bytes += len(event.data)
             self._flush_proto()
+            if proto.has_pending_input():
+                self._continue_soon()  # within the backlog's byte budget
             return
         self._events.extend(new)
         self._dispatch()
@@ -687,7 +723,10 @@ class Connection:
         self._after_io()
         if self.finished:
             return
-        if self._eof_seen:
+        if self._proto is not None and self._proto.has_pending_input():
+            self._cancel_reader()
+            self._continue_soon()
+        elif self._eof_seen:
             if self._proto is not None and self._proto.state is not State.CLOSED:
                 self._on_eof()
             elif self._proto is not None:
@@ -759,8 +798,13 @@ class Connection:
             store_cookies(jar, self.uri, headers)
 
     def reading_suspended(self) -> bool:
-        """Reading stopped on purpose (backpressure or a backlog), so silence proves nothing."""
-        return self._paused or self._backlog_full()
+        """Reading stopped on purpose (backpressure, a backlog, input the core still holds),
+        so silence proves nothing."""
+        return (
+            self._paused
+            or self._backlog_full()
+            or (self._proto is not None and self._proto.has_pending_input())
+        )
 
     def _backlog_full(self) -> bool:
         """Events wait (a flood in slices, or read inside a slot's nested loop) beyond what

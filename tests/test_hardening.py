@@ -215,11 +215,6 @@ def test_same_origin_redirect_keeps_credentials(qtbot: QtBot) -> None:
 
 
 # --------------------------------------------------------------------------- memory in bytes
-@pytest.mark.xfail(
-    strict=True,
-    reason="one 64 KiB read of deflated frames still inflates every message in it: needs the "
-    "core's bounded-inflate API (issue 10.5), being built",
-)
 def test_unread_messages_pause_reading_by_bytes_not_count(qtbot: QtBot) -> None:
     """A deflating server sends 60 x 1 MiB (a few KiB on the wire) to an app that listens only
     to text_message: the binary messages wait unread, within the byte budget, and reading

@@ -11,13 +11,21 @@ Two zlib details matter:
   strategy, which emits back-references of distance 1 only: valid for any window size.
   Decompression works with 8 bits, but a zlib-based server that asked for 8 compresses with 9,
   so the decompressor window is at least 9 bits (a larger window accepts all smaller ones).
-* Decompression is bounded: ``decompressobj.decompress(data, max_length)`` never produces more
-  than ``max_size + 1`` bytes, so a small frame that would inflate to gigabytes raises
-  :class:`~qtws.errors.PayloadTooBig` after allocating at most that much.
+* Decompression is bounded in size and in steps: ``decompressobj.decompress(data, max_length)``
+  never produces more than ``max_size + 1`` bytes, so a small frame that would inflate to
+  gigabytes raises :class:`~qtws.errors.PayloadTooBig` after allocating at most that much; and
+  with a ``step`` it stops after that many bytes, keeping the rest of its input
+  (:attr:`PerMessageDeflate.pending`), so a caller can spread one huge frame over many calls.
+* A DEFLATE block with BFINAL set (RFC 7692 7.2.3.4) ends a zlib stream, but not the message:
+  what follows it (more blocks in the same or a later frame, the next message under context
+  takeover) is decoded by a fresh decompressor primed with the last window of output, which is
+  kept for that purpose.  Bytes that are not valid DEFLATE data there fail with 1007; nothing
+  is dropped silently.
 """
 
 from __future__ import annotations
 
+import collections
 import zlib
 from collections.abc import Sequence
 
@@ -70,6 +78,19 @@ class PerMessageDeflate:
         self._encoder: zlib._Compress | None = None
         self._in_message = False  # a message's first frames were decoded, its final one not yet
         self._encoding = False  # a message's first parts were encoded, its final one not yet
+        self._input: bytes | None = None  # accepted by decode() but not inflated yet (a step)
+        self._fed = False  # the current message has had compressed bytes
+        # The most recent output, at least one window of it when there is that much: the
+        # dictionary of the decompressor that continues after a BFINAL block.
+        self._history: collections.deque[bytes] = collections.deque()
+        self._history_size = 0
+        self._window = 1 << max(server_max_window_bits, 9)  # see the module docstring
+
+    @property
+    def pending(self) -> bool:
+        """True while input given to :meth:`decode` is not fully inflated (a ``step`` ended the
+        call): call ``decode(b"", final, ...)`` again, with the same ``final``."""
+        return self._input is not None
 
     def __repr__(self) -> str:
         return (
@@ -114,37 +135,110 @@ class PerMessageDeflate:
         return data[:-4]
 
     def decode(
-        self, payload: bytes | bytearray | memoryview, final: bool, max_size: int | None
+        self,
+        payload: bytes | bytearray | memoryview,
+        final: bool,
+        max_size: int | None,
+        step: int | None = None,
     ) -> bytes:
         """Decompress one frame of a compressed message.
 
         Call it for every frame of the message, in order, with ``final`` set on the last one
         and ``max_size`` the number of bytes the message may still grow by (``None``:
-        unlimited).  Raises :class:`~qtws.errors.PayloadTooBig` when the output would exceed
-        ``max_size`` (having inflated at most ``max_size + 1`` bytes) and
-        :class:`~qtws.errors.ProtocolError` with code :data:`CORRUPT_DATA_CODE` when the data
-        is not valid deflate data.  After either error the instance is unusable.
+        unlimited).  With ``step``, at most ``step`` bytes are returned (``0``: the payload is
+        only accepted); while :attr:`pending` is then true, call it again with an empty
+        ``payload`` and the same ``final`` to go on.  Raises :class:`~qtws.errors.PayloadTooBig`
+        when the output would exceed ``max_size`` (having inflated at most ``max_size + 1``
+        bytes) and :class:`~qtws.errors.ProtocolError` with code :data:`CORRUPT_DATA_CODE` when
+        the data is not valid deflate data.  After either error the instance is unusable.
         """
-        if not self._in_message and (self._decoder is None or self.server_no_context_takeover):
-            # Section 7.2.2: without context takeover every message starts a fresh window.
-            self._decoder = self._new_decoder()
+        data = self._input
+        if data is None:
+            if final and not payload and not self._fed:
+                # A message without any DEFLATE block: nothing to inflate (the tail alone
+                # would leave the decompressor inside a stored block, breaking the next one).
+                self._in_message = False
+                return b""
+            self._fed = self._fed or bool(payload)
+            if not self._in_message and (self._decoder is None or self.server_no_context_takeover):
+                # Section 7.2.2: without context takeover every message starts a fresh window.
+                self._decoder = self._new_decoder()
+                self._history.clear()
+                self._history_size = 0
+            self._in_message = True
+            data = bytes(payload) + _TAIL if final else bytes(payload)  # section 7.2.2
+        limit = 0 if max_size is None else max_size + 1  # zlib: 0 is unlimited
+        if step is not None and (not limit or step < limit):
+            if step <= 0:
+                self._input = data
+                return b""
+            limit = step
         decoder = self._decoder
         assert decoder is not None
-        self._in_message = not final
-        data = bytes(payload) + _TAIL if final else payload  # section 7.2.2
         try:
-            out = decoder.decompress(data, 0 if max_size is None else max_size + 1)
+            out = decoder.decompress(data, limit)
+            if decoder.eof:
+                out = self._after_bfinal(decoder, out, final, limit)
+            else:
+                rest = decoder.unconsumed_tail
+                # Output that filled the step may hide more in zlib's state: ask once more.
+                self._input = rest if rest or (limit and len(out) == limit) else None
+                if out:
+                    self._remember(out)
         except zlib.error as exc:
             raise ProtocolError(f"invalid compressed data: {exc}", CORRUPT_DATA_CODE) from None
         if max_size is not None and len(out) > max_size:
             raise PayloadTooBig(f"decompressed message exceeds {max_size} more bytes")
-        if decoder.eof and final:
-            # Section 7.2.3.3: the server ended the message with a BFINAL block, which ends the
-            # zlib stream (the appended tail lands in unused_data).  Continue with a fresh
-            # decompressor primed with this message's last window of output, so that context
-            # takeover keeps working as far as this message reaches back.
-            self._decoder = self._new_decoder(out[-(1 << self.server_max_window_bits) :])
+        if final and self._input is None:
+            self._in_message = self._fed = False
         return out
+
+    def _after_bfinal(
+        self, decoder: zlib._Decompress, out: bytes, final: bool, limit: int
+    ) -> bytes:
+        """The zlib stream ended with a BFINAL block (section 7.2.3.4), not the message: the
+        rest of the input, and all later input, goes to a fresh decompressor that shares the
+        window.  Returns the output of the whole call."""
+        parts = [out]
+        size = len(out)
+        self._input = None
+        while decoder.eof:
+            self._remember(parts[-1])
+            rest = decoder.unused_data
+            decoder = self._decoder = self._new_decoder(self._window_bytes())
+            if not rest or (final and rest == _TAIL):
+                break  # the input ended with that block (and the tail appended above)
+            if limit and size >= limit:
+                self._input = rest  # the step is used up
+                break
+            piece = decoder.decompress(rest, limit - size if limit else 0)
+            parts.append(piece)
+            size += len(piece)
+            if not decoder.eof:
+                self._remember(piece)
+                tail = decoder.unconsumed_tail
+                if tail or (limit and size == limit):
+                    self._input = tail
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _remember(self, out: bytes) -> None:
+        """Keep the newest output, as much as one window needs (no copy: references)."""
+        history = self._history
+        history.append(out)
+        self._history_size += len(out)
+        while self._history_size - len(history[0]) >= self._window:
+            self._history_size -= len(history.popleft())
+
+    def _window_bytes(self) -> bytes:
+        need = self._window
+        parts: list[bytes] = []
+        for piece in reversed(self._history):
+            if len(piece) >= need:
+                parts.append(piece[len(piece) - need :])
+                break
+            parts.append(piece)
+            need -= len(piece)
+        return b"".join(reversed(parts))
 
 
 def _window_bits(value: int) -> int:

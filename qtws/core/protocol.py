@@ -25,6 +25,20 @@ steps: :meth:`pending_output` says how much waits and each :meth:`produce` call 
 step into one frame of a fragmented message, so a driver spreads the work over loop turns.
 Control frames may go between those frames; ``send_close`` waits for the messages before it.
 
+Events take effect in order.  A close frame or a protocol violation that follows events not
+yet collected with :meth:`~ClientConnection.events_received` (a message, in the same read) is
+held back: the connection stays OPEN, so what the application sends in reply to those events
+is queued before the close frame (RFC 6455 processes frames in order).  ``receive_data()``
+then stops and :meth:`~ClientConnection.has_pending_input` is true; the driver hands out the
+events and calls ``receive_data(b"")``, which applies the close or the failure.  A violation
+with nothing before it fails at once.  Automatic pongs are queued as pings arrive.
+
+Work per call is bounded: ``receive_data(data, max_inflate=n)`` inflates at most ``n`` bytes
+of permessage-deflate output and stops there the same way (the rest of the input is kept), so
+a driver spreads a zip bomb or a flood of compressed messages over loop turns and pauses in
+between when the application's queue is full.  A fragmented message is assembled in parts of
+at least about 1 KiB, so its peak memory stays near twice its size however it is fragmented.
+
 The peer's mistakes never raise: they fail the connection (RFC 6455 7.1.7), queue a close frame
 with the right code when one can still be sent, and report :class:`~qtws.core.events
 .ConnectionFailed`.  Only local misuse raises.
@@ -96,6 +110,10 @@ _COMPRESS_MIN_SIZE = 128
 # compressing 16 MiB (~1 s of zlib for incompressible data) never holds the driver's thread
 # for more than ~10 ms at a time; each step's output goes out as one frame of the message.
 _COMPRESS_STEP = 128 * 1024
+# A fragmented message's parts under _SMALL_PART bytes are joined by _COALESCE: one object per
+# 2-byte fragment would cost ~40 times the payload.
+_SMALL_PART = 1024
+_COALESCE = 512
 
 
 class State(enum.IntEnum):
@@ -192,31 +210,64 @@ class ClientConnection:
         self._msg_size = 0
         self._msg_parts: list[bytes] = []
         self._text_parts: list[str] = []
+        self._msg_small = 0  # small parts at the end of _msg_parts/_text_parts
         self._utf8: Utf8Decoder | None = None
+        # receive_data() stopped early (see has_pending_input): a held close or failure, or
+        # the rest of an inflate, whose frame_end is _resume_end.
+        self._stalled = False
+        self._held: ProtocolError | tuple[int, str] | None = None
+        self._resume_end: bool | None = None
+        self._inflate_left: int | None = None  # inflate budget left in this receive_data()
+        self._may_hold = True
         # The data frame whose payload is being consumed.
         self._frame_remaining = 0
         self._frame_fin = False
 
     # -- driver interface ---------------------------------------------------------------------
 
-    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Feed bytes received from the network; never raises for anything the peer sends."""
+    def receive_data(
+        self, data: bytes | bytearray | memoryview, max_inflate: int | None = None
+    ) -> None:
+        """Feed bytes received from the network; never raises for anything the peer sends.
+
+        ``max_inflate`` bounds the bytes of permessage-deflate output this call produces
+        (``None``: unbounded).  The call may stop before the end of its input: when that
+        budget is used up, or at a close frame or violation that must wait for the events
+        before it (see the module docstring).  :meth:`has_pending_input` is then true:
+        collect the events, then call ``receive_data(b"")`` (or with more data) to go on.
+        """
         if self.state is State.CLOSED:
             return
         if type(data) is not bytes:
             data = bytes(data)
+        self._inflate_left = max_inflate
         if self._parser is not None:
             if not data:
                 return
             self._receive_handshake(data)
+        elif self._stalled:
+            self._resume(data)
         elif data:
             self._receive_frames(data)
+
+    def has_pending_input(self) -> bool:
+        """True when :meth:`receive_data` stopped with input left to process: call it again
+        (``b""`` is enough) once the events received so far are handled."""
+        return self._stalled
 
     def receive_eof(self) -> None:
         """The peer closed the TCP connection.  Unless the closing handshake completed before,
         this is an abnormal closure (1006) and reported as :class:`ConnectionFailed`."""
         if self.state is State.CLOSED:
             return
+        if self._stalled:
+            # What was received before the EOF takes effect first, all of it.
+            self._inflate_left = None
+            self._may_hold = False
+            self._resume(b"")
+            self._may_hold = True
+            if self._must_close:  # a held close or failure took effect
+                return
         if self._parser is not None:
             try:
                 self._parser.feed_eof()  # always raises: EOF before a complete response
@@ -393,6 +444,30 @@ class ClientConnection:
 
     # -- internals: receiving frames ----------------------------------------------------------
 
+    def _resume(self, data: bytes) -> None:
+        """Go on where receive_data() stopped, then parse ``data``."""
+        held = self._held
+        if held is not None:
+            # Everything after a close or a failure is ignored (RFC 6455 5.5.1, 7.1.7).
+            if self._events and self._may_hold:
+                return  # the events before it are still not collected
+            self._stalled = False
+            self._held = None
+            if isinstance(held, ProtocolError):
+                self._fail(held)
+            else:
+                self._close_received(*held)
+            return
+        self._stalled = False
+        frame_end = self._resume_end
+        assert frame_end is not None  # stalled: a held close or failure, or an inflate
+        self._resume_end = None
+        if not self._data_chunk(b"", frame_end):
+            if self._stalled:
+                self._tail += data
+            return
+        self._receive_frames(data)
+
     def _receive_frames(self, data: bytes) -> None:
         """Parse frames out of ``self._tail + data`` (RFC 6455 5.2)."""
         if self._tail:
@@ -409,6 +484,8 @@ class ClientConnection:
                 stop = pos + remaining if remaining <= end - pos else end
                 self._frame_remaining = remaining - (stop - pos)
                 if not self._data_chunk(data[pos:stop], self._frame_remaining == 0):
+                    if self._stalled:
+                        self._tail = data[stop:]
                     return
                 pos = stop
                 continue
@@ -524,16 +601,20 @@ class ClientConnection:
             self._msg_opcode = opcode
             self._msg_compressed = compressed
             self._msg_size = 0
+            self._msg_small = 0
             self._utf8 = None  # created on the first chunk that does not end the message
         self._frame_fin = bool(fin)
         self._frame_remaining = length
         pos += hlen
         if not length and not self._data_chunk(b"", True):
+            if self._stalled:
+                self._tail = data[pos:]
             return -1
         return pos
 
     def _data_chunk(self, chunk: bytes, frame_end: bool) -> bool:
-        """Consume part of a data frame's payload; False when the connection failed."""
+        """Consume part of a data frame's payload.  False when processing stops: the
+        connection failed, or this call's inflate budget is used up (``_stalled``)."""
         last = frame_end and self._frame_fin
         if self._close_sent:
             # RFC 6455 5.5.1 / issue: once closing, data frames are not processed.
@@ -541,13 +622,22 @@ class ClientConnection:
                 self._msg_opcode = 0
             return True
         if self._msg_compressed:
-            assert self._deflate is not None
+            deflate = self._deflate
+            assert deflate is not None
             budget = None if self._max_message is None else self._max_message - self._msg_size
+            step = self._inflate_left
             try:
-                chunk = self._deflate.decode(chunk, last, budget)
+                chunk = deflate.decode(chunk, last, budget, step)
             except ProtocolError as exc:
                 self._fail(exc)
                 return False
+            if step is not None:
+                self._inflate_left = step - len(chunk)
+            if deflate.pending:
+                # The rest of this chunk is inflated by the next receive_data().
+                self._stalled = True
+                self._resume_end = frame_end
+                last = False
         self._msg_size += len(chunk)
         if self._msg_opcode == OP_TEXT:
             utf8 = self._utf8
@@ -563,22 +653,38 @@ class ClientConnection:
                 # RFC 6455 8.1: fail as soon as the bytes cannot be valid UTF-8.
                 self._fail(ProtocolError("invalid UTF-8 in a text message", 1007))
                 return False
+            parts = self._text_parts
             if text:
-                self._text_parts.append(text)
+                parts.append(text)
+                if len(text) < _SMALL_PART:
+                    self._small_part(parts, "")
+                else:
+                    self._msg_small = 0
             if last:
-                parts = self._text_parts
                 self._events.append(TextMessage(parts[0] if len(parts) == 1 else "".join(parts)))
                 self._text_parts = []
                 self._utf8 = None
                 self._msg_opcode = 0
         else:
+            blobs = self._msg_parts
             if chunk:
-                self._msg_parts.append(chunk)
+                blobs.append(chunk)
+                if len(chunk) < _SMALL_PART:
+                    self._small_part(blobs, b"")
+                else:
+                    self._msg_small = 0
             if last:
-                self._events.append(BinaryMessage(b"".join(self._msg_parts)))
+                self._events.append(BinaryMessage(b"".join(blobs)))
                 self._msg_parts = []
                 self._msg_opcode = 0
-        return True
+        return not self._stalled
+
+    def _small_part(self, parts: list[Any], sep: str | bytes) -> None:
+        """Count a small part just appended; join the last _COALESCE small ones into one."""
+        self._msg_small += 1
+        if self._msg_small == _COALESCE:
+            parts[-_COALESCE:] = [sep.join(parts[-_COALESCE:])]
+            self._msg_small = 0
 
     def _control(self, opcode: int, payload: bytes, stop: int) -> int:
         if opcode == OP_PING:
@@ -593,6 +699,15 @@ class ClientConnection:
             code, reason = parse_close_payload(payload)
         except ProtocolError as exc:
             return self._fail(exc)
+        if self._events and self._may_hold:
+            # Takes effect once the events before it are collected (module docstring).
+            self._held = (code, reason)
+            self._stalled = True
+            return -1
+        self._close_received(code, reason)
+        return -1
+
+    def _close_received(self, code: int, reason: str) -> None:
         self._events.append(CloseReceived(code, reason))
         if not self._close_sent:
             # RFC 6455 5.5.1: answer with a close frame, echoing the status code.
@@ -600,10 +715,14 @@ class ClientConnection:
             self._close_sent = True
         # RFC 6455 5.5.1: nothing follows a close frame; the closing handshake is complete.
         self._finish(code, reason, clean=True, failure=None)
-        return -1
 
     def _fail(self, exc: ProtocolError) -> int:
-        """Fail the connection for the peer's mistake (RFC 6455 7.1.7); returns -1."""
+        """Fail the connection for the peer's mistake (RFC 6455 7.1.7); returns -1.  Held
+        back while events before it wait to be collected (module docstring)."""
+        if self._events and self._may_hold:
+            self._held = exc
+            self._stalled = True
+            return -1
         if self._close_sent:
             code, reason = 1006, ""
         else:
@@ -630,6 +749,9 @@ class ClientConnection:
         self._jobs.clear()
         self._job_bytes = 0
         self._close_after_jobs = None
+        self._stalled = False
+        self._held = None
+        self._resume_end = None
 
     # -- internals: sending -------------------------------------------------------------------
 

@@ -129,11 +129,22 @@ class Peer:
                 piece = data[i : i + 7]
                 yield bytearray(piece) if i % 2 else memoryview(piece)  # type: ignore[misc]
 
-    def feed(self, client: ClientConnection, data: bytes, mode: str = "whole") -> list[Event]:
+    def feed(
+        self,
+        client: ClientConnection,
+        data: bytes,
+        mode: str = "whole",
+        max_inflate: int | None = None,
+    ) -> list[Event]:
+        """Feed ``data`` as a driver does: collect the events after every call and go on
+        while the client has input pending."""
         events: list[Event] = []
         for piece in self.chunks(data, mode):
-            client.receive_data(piece)
+            client.receive_data(piece, max_inflate)
             events += client.events_received()
+            while client.has_pending_input():
+                client.receive_data(b"", max_inflate)
+                events += client.events_received()
         return events
 
     @staticmethod

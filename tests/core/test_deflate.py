@@ -73,7 +73,10 @@ def test_rfc_two_blocks() -> None:  # 7.2.3.5
 def test_rfc_empty_message() -> None:  # 7.2.3.6
     assert PerMessageDeflate().encode(b"") == b"\x00"
     assert PerMessageDeflate().decode(b"\x00", True, 0) == b""
-    assert PerMessageDeflate().decode(b"", True, 0) == b""
+    ext = PerMessageDeflate()
+    assert ext.decode(b"", True, 0) == b""
+    assert ext.decode(b"", False, 0) + ext.decode(b"", True, 0) == b""
+    assert ext.decode(HELLO, True, None) == b"Hello"  # an empty payload left no trace
 
 
 # -- context takeover ------------------------------------------------------------------------------
@@ -397,3 +400,76 @@ def test_negotiate_compress_level() -> None:
     ext = negotiate(NONE, compress_level=0)
     assert ext.compress_level == 0
     assert ext.decode(ext.encode(b"Hello" * 10), True, None) == b"Hello" * 10
+
+
+# -- bounded steps and BFINAL blocks (RFC 7692 7.2.3.4) --------------------------------------------
+
+
+def _finished(data: bytes, zdict: bytes = b"") -> bytes:
+    """``data`` as a raw DEFLATE stream ending with a BFINAL block."""
+    c = zlib.compressobj(wbits=-15, zdict=zdict) if zdict else zlib.compressobj(wbits=-15)
+    return c.compress(data) + c.flush(zlib.Z_FINISH)
+
+
+def _synced(data: bytes, zdict: bytes = b"") -> bytes:
+    c = zlib.compressobj(wbits=-15, zdict=zdict) if zdict else zlib.compressobj(wbits=-15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def drain(ext: PerMessageDeflate, first: bytes, step: int) -> tuple[bytes, list[int]]:
+    """Decode one whole message in steps: the message and every step's output size."""
+    out = ext.decode(first, True, None, step)
+    got, sizes = out, [len(out)]
+    while ext.pending:
+        out = ext.decode(b"", True, None, step)
+        got += out
+        sizes.append(len(out))
+    return got, sizes
+
+
+def test_steps_never_exceed_the_step() -> None:
+    raw = bytes(range(256)) * 1000
+    ext = PerMessageDeflate()
+    got, sizes = drain(ext, PerMessageDeflate().encode(raw), 1000)
+    assert got == raw
+    assert max(sizes) == 1000 and len(sizes) >= 256
+    assert ext.decode(HELLO, True, None, 1000) == b"Hello"  # the next message
+
+
+def test_step_zero_only_accepts_the_payload() -> None:
+    ext = PerMessageDeflate()
+    assert ext.decode(HELLO, True, None, 0) == b"" and ext.pending
+    assert ext.decode(b"", True, None, 0) == b"" and ext.pending
+    assert ext.decode(b"", True, None, 5) == b"Hello"
+    ext.decode(b"", True, None, 5)  # the step was filled: one more call finds nothing
+    assert not ext.pending
+
+
+def test_steps_across_two_bfinal_streams_in_one_frame() -> None:
+    payload = _finished(b"a" * 100) + _finished(b"b" * 1000, zdict=b"a" * 100) + b"\x00"
+    got, sizes = drain(PerMessageDeflate(), payload, 100)  # step 1 ends at the first BFINAL
+    assert got == b"a" * 100 + b"b" * 1000
+    assert sizes[0] == 100 and max(sizes) == 100
+    assert PerMessageDeflate().decode(payload, True, None) == got
+
+
+def test_a_step_ends_inside_the_stream_after_a_bfinal_block() -> None:
+    payload = _finished(b"a" * 10) + _synced(b"b" * 1000, zdict=b"a" * 10)
+    got, sizes = drain(PerMessageDeflate(), payload, 500)
+    assert got == b"a" * 10 + b"b" * 1000 and sizes[0] == 500
+
+
+def test_the_window_after_bfinal_is_the_last_32_kib_of_output() -> None:
+    old = bytes(range(256)) * 200  # 50 KiB: more than one window
+    ext = PerMessageDeflate()
+    assert ext.decode(_synced(old), True, None) == old
+    assert ext.decode(_finished(b"end", zdict=old), True, None) == b"end"
+    window = (old + b"end")[-32768:]
+    assert ext.decode(_synced(old[-1000:], zdict=window), True, None) == old[-1000:]
+
+
+def test_garbage_after_bfinal_is_not_dropped() -> None:
+    assert PerMessageDeflate().decode(_finished(b"Hello"), True, None) == b"Hello"
+    with pytest.raises(ProtocolError) as info:  # 0x07: BFINAL, reserved block type 11
+        PerMessageDeflate().decode(_finished(b"Hello") + b"\x07junk", True, None)
+    assert info.value.code == 1007
