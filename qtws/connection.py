@@ -11,9 +11,10 @@ A :class:`Connection` lives on one thread and does everything through an
 2. The core's handshake request goes out; from then on every readable event feeds
    :meth:`ClientConnection.receive_data` (within a byte budget per callback, for the bytes
    read and for those inflated) and the events are handed to the :class:`Sink` in order.
-   When the core stops early (its inflate budget is used up, or a close waits for the
-   messages before it) the socket is not read until the core's pending input is processed,
-   one budget per loop callback, paused like reading.  After each TLS read the driver keeps reading
+   When the core stops early, a close or failure held for the messages before it takes
+   effect as soon as they are handed out (what their slots sent goes first); the rest of an
+   inflate is processed one budget per loop callback, paused like reading, and the socket is
+   not read meanwhile.  After each TLS read the driver keeps reading
    while the TLS layer holds decrypted bytes, since the socket notifier will not fire for them.
 3. Dispatch never recurses: while a slot runs (perhaps a nested event loop, a modal dialog),
    newly read messages wait and only keep-alive replies are handled; a flood is handed out in
@@ -718,6 +719,13 @@ class Connection:
             self._dispatch_depth -= 1
         if self._finished or self._sliced or events or proto is not self._proto:
             return
+        if proto is not None and proto.has_pending_input():
+            # A close or failure held back for the events just handed out takes effect now,
+            # before work posted meanwhile (budget 0: the rest of an inflate waits its turn).
+            proto.receive_data(b"", 0)
+            if not proto.has_pending_input():
+                self._process_events()
+                return
         self._backlog_bytes = 0
         self._flush_proto()
         self._after_io()
