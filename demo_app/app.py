@@ -1,21 +1,23 @@
 """Command line and start-up of the chat demo.
 
-::
+From a clone (``python3 .ci/dev.py demo`` runs ``python -m demo_app`` in the project's venv)::
 
-    python -m demo_app                      # embedded server + one chat window
-    python -m demo_app --windows 3          # three windows (alice, bob, carol): see broadcast
-    python -m demo_app --url ws://host:port # join another server (an echo server works too)
-    python -m demo_app --serve [PORT]       # only the chat server, until Ctrl-C
-    python -m demo_app --headless [--screenshot PATH]   # scripted session, PNG, exit code
+    python3 .ci/dev.py demo                       # embedded server + one chat window
+    python3 .ci/dev.py demo --windows 3           # alice, bob and carol, tiled: see broadcast
+    python3 .ci/dev.py demo --url ws://host:port  # join another server (an echo server works too)
+    python3 .ci/dev.py demo --serve [PORT]        # only the chat server, until Ctrl-C
+    python3 .ci/dev.py demo --headless [--screenshot PATH]   # scripted session, PNG, exit code
 
 With no display (Linux without ``DISPLAY``/``WAYLAND_DISPLAY``, or ``QT_QPA_PLATFORM``
-set to ``offscreen``) the demo says so and runs the scripted session instead.
+set to ``offscreen``) the demo says so and runs the scripted session instead; ``--url``,
+``--nick`` and ``--windows`` are ignored there (it starts its own server and clients).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import time
@@ -49,7 +51,7 @@ def _windows(value: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The demo's command line."""
     p = argparse.ArgumentParser(
-        prog="python -m demo_app",
+        prog="python3 .ci/dev.py demo",
         description="qtws chat demo: PyQt6 chat windows over an embedded websockets server.",
     )
     where = p.add_mutually_exclusive_group()
@@ -98,6 +100,23 @@ def display_problem(env: Mapping[str, str] | None = None, platform: str | None =
     return ""
 
 
+def join_command(url: str, cwd: Path | None = None) -> str:
+    """The command line that joins ``url`` from another terminal in ``cwd``.
+
+    ``python -m demo_app`` only works inside the project's venv and from the clone's root, so
+    the hint names ``.ci/dev.py`` (relative to ``cwd`` inside the clone), which works from
+    any shell.
+    """
+    script = Path(__file__).resolve().parent.parent / ".ci" / "dev.py"
+    if not script.exists():  # demo_app copied out of its clone
+        return f"{shlex.quote(sys.executable)} -m demo_app --url {url}"
+    here = (Path.cwd() if cwd is None else cwd).resolve()
+    root = script.parent.parent
+    inside = here == root or root in here.parents  # else an absolute path reads better
+    shown = os.path.relpath(script, here) if inside else str(script)
+    return f"python3 {shlex.quote(shown)} demo --url {url}"
+
+
 def window_nicks(count: int, first: str | None) -> list[str]:
     """``count`` distinct nicks, starting with ``first`` when given."""
     nicks = [first] if first else []
@@ -117,7 +136,7 @@ def serve(host: str, port: int) -> int:
     except OSError as exc:
         print(f"cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
-    print(f"join with: python -m demo_app --url {url}   (Ctrl-C stops the server)", flush=True)
+    print(f"join with: {join_command(url)}   (Ctrl-C stops the server)", flush=True)
     server.serve_forever()
     return 0
 
@@ -149,7 +168,7 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
             return 1
         print(f"embedded chat server on {url}", flush=True)
         print(
-            f"more clients: python -m demo_app --url {url}   (the Server menu stops/starts it)",
+            f"more clients: {join_command(url)}   (the Server menu stops/starts it)",
             flush=True,
         )
         # Our own server is on the loopback interface: never route it through a proxy.
@@ -203,10 +222,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = display_problem()
     if not headless and problem:
         print(f"{problem}: running the scripted headless session instead.", flush=True)
-        if args.url:
-            print("(--url is ignored there: the session uses its own embedded server)")
         headless = True
     if headless:
+        ignored = [f"--{name}" for name in ("url", "nick") if getattr(args, name)]
+        ignored += ["--windows"] if args.windows != 1 else []
+        if ignored:
+            print(
+                f"({' and '.join(ignored)} ignored: the scripted session runs its own server "
+                "with alice and bob)",
+                flush=True,
+            )
         # Rendered offscreen in every case: this session never shows a window.
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from .headless import DEFAULT_SCREENSHOT, run_scripted_session

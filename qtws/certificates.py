@@ -205,7 +205,7 @@ def _name(der: bytes, start: int, end: int) -> str:
 def _time(der: bytes, tag: int, start: int, end: int) -> datetime.datetime:
     text = der[start:end].decode("ascii")
     fmt = "%y%m%d%H%M%SZ" if tag == 0x17 else "%Y%m%d%H%M%SZ"  # UTCTime / GeneralizedTime
-    return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+    return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.UTC)
 
 
 def _describe(

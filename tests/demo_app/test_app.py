@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from websockets.sync.client import connect
 
-from demo_app.app import build_parser, display_problem, run_gui, window_nicks
+from demo_app.app import build_parser, display_problem, join_command, run_gui, window_nicks
 from demo_app.window import ChatWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,27 @@ def test_display_detection() -> None:
     )
     assert display_problem({"QT_QPA_PLATFORM": "xcb"}, "linux") == ""
     assert display_problem({}, "darwin") == ""
+
+
+def test_join_hint_is_a_command_that_works_from_any_directory(tmp_path: Path) -> None:
+    # `python -m demo_app` fails outside the venv (issue 17.9): the hint names .ci/dev.py.
+    url = "ws://127.0.0.1:8765/"
+    assert join_command(url, cwd=ROOT) == f"python3 .ci/dev.py demo --url {url}"
+    assert join_command(url, cwd=ROOT / "tests") == f"python3 ../.ci/dev.py demo --url {url}"
+    far = join_command(url, cwd=tmp_path)  # outside the clone: an absolute path
+    assert far == f"python3 {ROOT / '.ci' / 'dev.py'} demo --url {url}"
+
+
+def test_headless_says_which_options_it_ignores(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    png = tmp_path / "shot.png"
+    cmd = [sys.executable, "-m", "demo_app", "--headless", "--nick", "zoe", "--windows", "2"]
+    out = subprocess.run(
+        [*cmd, "--screenshot", str(png)], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=45,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "(--nick and --windows ignored: the scripted session runs its own server" in out.stdout
 
 
 def _distinct_colors(image: QImage) -> int:
@@ -90,9 +111,12 @@ def test_no_display_falls_back_to_the_headless_session(tmp_path: Path) -> None:
 
 
 def test_serve_runs_only_the_server_until_ctrl_c() -> None:
+    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and
+    # Python then keeps it ignored: give the child the default disposition a terminal has.
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "demo_app", "--serve"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert proc.stdout is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,13 +20,13 @@ def test_server_messages_round_trip() -> None:
     assert p.parse_server_message(p.encode_joined("bob")) == p.Joined("bob")
     assert p.parse_server_message(p.encode_left("bob")) == p.Left("bob")
     chat = p.parse_server_message(p.encode_chat("bob", "hi", "2024-05-01T12:00:00+00:00"))
-    assert chat == p.Chat("bob", "hi", datetime(2024, 5, 1, 12, tzinfo=timezone.utc))
+    assert chat == p.Chat("bob", "hi", datetime(2024, 5, 1, 12, tzinfo=UTC))
 
 
 def test_epoch_and_missing_times_are_accepted() -> None:
     epoch = p.parse_server_message('{"type":"message","nick":"x","text":"t","time":0}')
     assert isinstance(epoch, p.Chat)
-    assert epoch.time == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert epoch.time == datetime(1970, 1, 1, tzinfo=UTC)
     none = p.parse_server_message('{"type":"message","nick":"x","text":"t","time":"soon"}')
     assert isinstance(none, p.Chat)
     assert none.time is None
