@@ -6,6 +6,8 @@
   ``pong:<payload>``.
 - ``/drop``: send the text ``before``, then write :data:`DROP_TAIL` (the header of a
   1000-byte binary frame and 400 bytes of it) on the raw transport and close TCP.
+- ``/drop-fragment`` (servers whose API sends fragments): send the text ``before``, then the
+  first fragment (1000 bytes, FIN clear) of a binary message, then close TCP.
 
 A server script binds 127.0.0.1 port 0 and prints ``PORT <n>`` once it accepts connections.
 """

@@ -8,8 +8,10 @@ test and the cell "not offered".
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ class Server:
     argv: tuple[str, ...]
     deflate: bool
     close_codes: tuple[int, ...] = (1000, 1001, 4000)
+    fragments: bool = False  # can send part of a fragmented message through its API
 
 
 SERVERS = (
@@ -44,10 +47,25 @@ SERVERS = (
         deflate=True,
     ),
     Server(
+        "autobahn",
+        "Autobahn (asyncio)",
+        (sys.executable, "-m", "tests.interop.autobahn_server"),
+        deflate=True,
+        close_codes=(1000, 4000),  # sendClose() accepts 1000 and 3000-4999 only
+        fragments=True,
+    ),
+    Server(
         "qt",
         "Qt `QWebSocketServer`",
         (sys.executable, "-m", "tests.interop.qt_server"),
         deflate=False,  # Qt WebSockets implements no extension
+    ),
+    Server(
+        "node",
+        "Node `ws`",
+        (shutil.which("node") or "node", str(NODE_DIR / "ws_server.js")),
+        deflate=True,
+        fragments=True,
     ),
 )
 
@@ -62,7 +80,8 @@ FEATURES = (
     "client close",
     "server ping",
     "client ping",
-    "TCP drop mid-message",
+    "TCP drop mid-frame",
+    "TCP drop mid-fragmented-message",
 )
 
 
@@ -74,6 +93,8 @@ def offered(server: Server, feature: str) -> bool:
     """Whether ``server`` can do ``feature`` through its public API (else no test for it)."""
     if feature == "permessage-deflate":
         return server.deflate
+    if feature == "TCP drop mid-fragmented-message":
+        return server.fragments
     if feature.startswith("server close "):
         return any(close_feature(code) == feature for code in server.close_codes)
     return True
@@ -126,6 +147,28 @@ class ServerProcess:
                     pipe.close()
 
 
+@functools.cache
 def unavailable(server: Server) -> str | None:
-    """Why ``server`` cannot run on this machine (a skip reason), or None."""
+    """Why ``server`` cannot run on this machine (a skip reason), or None.
+
+    Only the Node server can be missing: it needs ``node``, and the ``ws`` package that
+    ``npm ci`` installs (once) from ``tests/interop/node/package-lock.json``."""
+    if server.name != "node":
+        return None
+    if shutil.which("node") is None:
+        return "Node.js is not installed (no `node` on PATH): the Node ws server cannot run"
+    if (NODE_DIR / "node_modules" / "ws" / "package.json").exists():
+        return None
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm is not installed: the ws package cannot be installed for the Node server"
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--silent"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return f"`npm ci` in tests/interop/node failed: {done.stderr.strip()[-400:]}"
     return None

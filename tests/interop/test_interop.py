@@ -163,12 +163,22 @@ def test_client_ping_gets_pong(qtbot: QtBot, server: ServerProcess) -> None:
     client.close()
 
 
-@pytest.mark.interop("TCP drop mid-message")
-def test_drop_mid_message(qtbot: QtBot, server: ServerProcess) -> None:
-    """TCP closed after half a frame: closed 1006 with an error; the partial is never delivered."""
-    client = Client(qtbot, server.url("/drop"), cfg())
+def drop_case(qtbot: QtBot, url: str) -> None:
+    client = Client(qtbot, url, cfg())
     ev = client.wait_closed()
     assert client.messages == ["before"]
     assert ev.code == 1006 and not ev.was_clean
     assert len(client.errors) == 1
     assert isinstance(client.errors[0], ConnectionResetError), client.errors
+
+
+@pytest.mark.interop("TCP drop mid-frame")
+def test_drop_mid_frame(qtbot: QtBot, server: ServerProcess) -> None:
+    """TCP closed after half a frame: closed 1006 with an error; the partial is never delivered."""
+    drop_case(qtbot, server.url("/drop"))
+
+
+@pytest.mark.interop("TCP drop mid-fragmented-message")
+def test_drop_mid_fragmented_message(qtbot: QtBot, server: ServerProcess) -> None:
+    """TCP closed after a message's first fragment: as above, the fragment is never delivered."""
+    drop_case(qtbot, server.url("/drop-fragment"))

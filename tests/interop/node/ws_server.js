@@ -1,0 +1,50 @@
+// The Node `ws` package's server speaking the interop routes (see ../routes.py).
+"use strict";
+const http = require("http");
+const { WebSocketServer } = require("ws");
+
+// The header of a 1000-byte binary frame and 400 bytes of it (routes.DROP_TAIL).
+const DROP_TAIL = Buffer.concat([Buffer.from([0x82, 126, 0x03, 0xe8]), Buffer.alloc(400, "x")]);
+
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: 64 << 20 });
+const server = http.createServer();
+
+server.on("upgrade", (req, socket, head) => {
+  wss.handleUpgrade(req, socket, head, (ws) => handle(ws, req, socket));
+});
+
+function handle(ws, req, socket) {
+  const url = new URL(req.url, "http://127.0.0.1");
+  const q = url.searchParams;
+  switch (url.pathname) {
+    case "/echo":
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+      break;
+    case "/close":
+      ws.send("closing");
+      ws.close(Number(q.get("code")), q.get("reason") || "");
+      break;
+    case "/ping":
+      ws.on("pong", (data) => ws.send("pong:" + data.toString()));
+      ws.ping(Buffer.from("srv-ping"));
+      break;
+    case "/drop":
+      // Once "before" is on the socket: half a frame, then TCP closed (no closing handshake).
+      ws.send("before", () => socket.end(DROP_TAIL));
+      break;
+    case "/drop-fragment":
+      // ws's own API: the first fragment of a message (fin: false), then TCP closed.
+      ws.send("before", () =>
+        ws.send(Buffer.alloc(1000, "x"), { binary: true, fin: false, compress: false }, () =>
+          socket.end(),
+        ),
+      );
+      break;
+    default:
+      ws.close(4404, "no such route");
+  }
+}
+
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`PORT ${server.address().port}\n`);
+});
