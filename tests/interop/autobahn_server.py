@@ -17,14 +17,32 @@ from tests.interop.routes import PING_PAYLOAD, announce
 
 class Handler(WebSocketServerProtocol):  # type: ignore[misc]
     route = ""
+    answered = ""  # the Sec-WebSocket-Extensions value of the response
     params: dict[str, list[str]]
 
     def onConnect(self, request: Any) -> None:
         self.route = request.path
         self.params = request.params
+        if self.route == "/echo-tight":  # negotiation runs after onConnect
+            self.perMessageCompressionAccept = self.accept_tight
+
+    def accept_tight(self, offers: list[Any]) -> Any:
+        """Accept the first offer, imposing client parameters (servers.py: imposed).
+
+        Autobahn announces server_* parameters only when the client asked for them."""
+        for offer in offers:
+            if isinstance(offer, PerMessageDeflateOffer):
+                accept = PerMessageDeflateOfferAccept(
+                    offer, request_no_context_takeover=True, request_max_window_bits=9
+                )
+                self.answered = accept.get_extension_string()
+                return accept
+        return None
 
     def onOpen(self) -> None:
-        if self.route == "/close":
+        if self.route == "/echo-tight":
+            self.sendMessage(b"extensions:" + self.answered.encode(), isBinary=False)
+        elif self.route == "/close":
             self.sendMessage(b"closing", isBinary=False)
             self.sendClose(int(self.params["code"][0]), self.params.get("reason", [""])[0])
         elif self.route == "/ping":
@@ -42,7 +60,7 @@ class Handler(WebSocketServerProtocol):  # type: ignore[misc]
             self.dropConnection(abort=False)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        if self.route == "/echo":
+        if self.route in ("/echo", "/echo-tight"):
             self.sendMessage(payload, isBinary=isBinary)
 
     def onPong(self, payload: bytes) -> None:

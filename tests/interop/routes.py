@@ -1,6 +1,9 @@
 """What every interop server does, by request path (each server script implements these).
 
 - ``/echo``: send every message back with its type.
+- ``/echo-tight`` (servers that can impose RFC 7692 parameters): first the text
+  ``extensions:<the Sec-WebSocket-Extensions value it answered>``, which carries the
+  parameters ``Server.imposed`` lists, then as ``/echo``.
 - ``/close?code=N&reason=R``: send the text ``closing``, then close with code N and reason R.
 - ``/ping``: send a ping carrying :data:`PING_PAYLOAD`; when its pong arrives, send the text
   ``pong:<payload>``.

@@ -31,6 +31,8 @@ class Server:
     deflate: bool
     close_codes: tuple[int, ...] = (1000, 1001, 4000)
     fragments: bool = False  # can send part of a fragmented message through its API
+    # permessage-deflate parameters its /echo-tight response imposes (none: cannot)
+    imposed: tuple[str, ...] = ()
 
 
 SERVERS = (
@@ -53,6 +55,8 @@ SERVERS = (
         deflate=True,
         close_codes=(1000, 4000),  # sendClose() accepts 1000 and 3000-4999 only
         fragments=True,
+        # server_* parameters are announced only when the client asked for them
+        imposed=("client_no_context_takeover", "client_max_window_bits=9"),
     ),
     Server(
         "qt",
@@ -66,6 +70,12 @@ SERVERS = (
         (shutil.which("node") or "node", str(NODE_DIR / "ws_server.js")),
         deflate=True,
         fragments=True,
+        imposed=(
+            "server_no_context_takeover",
+            "client_no_context_takeover",
+            "server_max_window_bits=10",
+            "client_max_window_bits=9",
+        ),
     ),
 )
 
@@ -74,6 +84,7 @@ FEATURES = (
     "text echo",
     "binary echo",
     "permessage-deflate",
+    "permessage-deflate, server-imposed parameters",
     "server close 1000",
     "server close 1001",
     "server close 4000 + reason",
@@ -93,6 +104,8 @@ def offered(server: Server, feature: str) -> bool:
     """Whether ``server`` can do ``feature`` through its public API (else no test for it)."""
     if feature == "permessage-deflate":
         return server.deflate
+    if feature == "permessage-deflate, server-imposed parameters":
+        return bool(server.imposed)
     if feature == "TCP drop mid-fragmented-message":
         return server.fragments
     if feature.startswith("server close "):

@@ -105,6 +105,27 @@ def test_deflate_echo(qtbot: QtBot, server: ServerProcess) -> None:
     client.close()
 
 
+@pytest.mark.interop("permessage-deflate, server-imposed parameters")
+def test_deflate_server_imposed_parameters(qtbot: QtBot, server: ServerProcess) -> None:
+    """The server's answer limits qtws's compressor (no context takeover, a 9-bit window) and,
+    where the server can say so, announces its own (no context takeover, a 10-bit window)."""
+    client = Client(qtbot, server.url("/echo-tight"), cfg(compression=True))
+    assert client.ws.extensions == "permessage-deflate"
+    answered = str(client.wait_messages(1).pop(0)).removeprefix("extensions:")
+    params = [p.strip() for p in answered.split(";")]
+    assert params[0] == "permessage-deflate"
+    assert sorted(params[1:]) == sorted(server.server.imposed)
+    # Repeated messages: had qtws kept its compression context or used more than 9 window bits,
+    # the server's inflater (reset per message, 512-byte window) would fail the connection.
+    texts: list[str | bytes] = [text_of(n) for n in (*SIZES, *SIZES)]
+    # Random blocks repeated at a 4000-byte distance: matches a 9-bit window must not use.
+    blocks = [bytes_of(4000) * 16, bytes_of(4000) * 16]
+    echo_all(client, [*texts, *(bytes_of(n) for n in SIZES), *blocks])
+    text_bytes = sum(len(str(t).encode()) for t in texts)
+    assert client.ws.stats.bytes_in < sum(SIZES) + text_bytes // 4 + 2 * len(blocks[0])
+    client.close()
+
+
 @pytest.mark.interop("permessage-deflate", declined=True)
 def test_deflate_declined(qtbot: QtBot, server: ServerProcess) -> None:
     """A server without permessage-deflate declines qtws's offer; messages still flow."""

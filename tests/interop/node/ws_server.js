@@ -7,16 +7,37 @@ const { WebSocketServer } = require("ws");
 const DROP_TAIL = Buffer.concat([Buffer.from([0x82, 126, 0x03, 0xe8]), Buffer.alloc(400, "x")]);
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: 64 << 20 });
+// /echo-tight: the server imposes every RFC 7692 parameter (servers.py: imposed).
+const tight = new WebSocketServer({
+  noServer: true,
+  maxPayload: 64 << 20,
+  perMessageDeflate: {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 10,
+    clientMaxWindowBits: 9,
+  },
+});
+// What each /echo-tight response said in Sec-WebSocket-Extensions, by request.
+const answered = new WeakMap();
+tight.on("headers", (headers, req) => {
+  const line = headers.find((h) => h.toLowerCase().startsWith("sec-websocket-extensions:"));
+  answered.set(req, line ? line.slice(line.indexOf(":") + 1).trim() : "");
+});
 const server = http.createServer();
 
 server.on("upgrade", (req, socket, head) => {
-  wss.handleUpgrade(req, socket, head, (ws) => handle(ws, req, socket));
+  const target = new URL(req.url, "http://127.0.0.1").pathname === "/echo-tight" ? tight : wss;
+  target.handleUpgrade(req, socket, head, (ws) => handle(ws, req, socket));
 });
 
 function handle(ws, req, socket) {
   const url = new URL(req.url, "http://127.0.0.1");
   const q = url.searchParams;
   switch (url.pathname) {
+    case "/echo-tight":
+      ws.send("extensions:" + answered.get(req));
+    // falls through
     case "/echo":
       ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
       break;
