@@ -12,7 +12,7 @@ from typing import Any
 from autobahn.asyncio.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
-from tests.interop.routes import PING_PAYLOAD, announce
+from tests.interop.routes import FRAGMENT, PING_PAYLOAD, announce
 
 
 class Handler(WebSocketServerProtocol):  # type: ignore[misc]
@@ -62,6 +62,11 @@ class Handler(WebSocketServerProtocol):  # type: ignore[misc]
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self.route in ("/echo", "/echo-tight"):
             self.sendMessage(payload, isBinary=isBinary)
+        elif self.route == "/fragments":
+            self.beginMessage(isBinary=isBinary)
+            for i in range(0, len(payload), FRAGMENT) or (0,):
+                self.sendMessageFrame(payload[i : i + FRAGMENT])
+            self.endMessage()
 
     def onPong(self, payload: bytes) -> None:
         if self.route == "/ping":

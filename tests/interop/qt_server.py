@@ -13,7 +13,7 @@ from PyQt6.QtCore import QCoreApplication, QUrlQuery
 from PyQt6.QtNetwork import QHostAddress, QTcpServer, QTcpSocket
 from PyQt6.QtWebSockets import QWebSocket, QWebSocketProtocol, QWebSocketServer
 
-from tests.interop.routes import DROP_TAIL, PING_PAYLOAD, announce
+from tests.interop.routes import DROP_TAIL, FRAGMENT, PING_PAYLOAD, announce
 
 
 class Server:
@@ -46,7 +46,9 @@ class Server:
             sock = self.pending.pop(0)
             url = client.requestUrl()
             route = url.path()
-            if route == "/echo":
+            if route == "/fragments":
+                client.setOutgoingFrameSize(FRAGMENT)
+            if route in ("/echo", "/fragments"):
                 client.textMessageReceived.connect(client.sendTextMessage)
                 client.binaryMessageReceived.connect(client.sendBinaryMessage)
             elif route == "/close":

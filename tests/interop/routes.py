@@ -4,6 +4,9 @@
 - ``/echo-tight`` (servers that can impose RFC 7692 parameters): first the text
   ``extensions:<the Sec-WebSocket-Extensions value it answered>``, which carries the
   parameters ``Server.imposed`` lists, then as ``/echo``.
+- ``/fragments`` (servers whose API sends fragments): ``/echo``, each message sent back in
+  fragments of :data:`FRAGMENT` bytes (text is cut inside UTF-8 characters), compressed as one
+  message when permessage-deflate was negotiated.
 - ``/close?code=N&reason=R``: send the text ``closing``, then close with code N and reason R.
 - ``/ping``: send a ping carrying :data:`PING_PAYLOAD`; when its pong arrives, send the text
   ``pong:<payload>``.
@@ -22,6 +25,7 @@ import sys
 from urllib.parse import parse_qs
 
 PING_PAYLOAD = b"srv-ping"
+FRAGMENT = 1000
 DROP_TAIL = struct.pack("!BBH", 0x82, 126, 1000) + b"x" * 400
 
 

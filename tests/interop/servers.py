@@ -30,7 +30,8 @@ class Server:
     argv: tuple[str, ...]
     deflate: bool
     close_codes: tuple[int, ...] = (1000, 1001, 4000)
-    fragments: bool = False  # can send part of a fragmented message through its API
+    fragments: bool = False  # its API sends a message in fragments
+    stops_mid_message: bool = False  # its API can send a first fragment and no more
     # permessage-deflate parameters its /echo-tight response imposes (none: cannot)
     imposed: tuple[str, ...] = ()
 
@@ -55,6 +56,7 @@ SERVERS = (
         deflate=True,
         close_codes=(1000, 4000),  # sendClose() accepts 1000 and 3000-4999 only
         fragments=True,
+        stops_mid_message=True,
         # server_* parameters are announced only when the client asked for them
         imposed=("client_no_context_takeover", "client_max_window_bits=9"),
     ),
@@ -63,6 +65,7 @@ SERVERS = (
         "Qt `QWebSocketServer`",
         (sys.executable, "-m", "tests.interop.qt_server"),
         deflate=False,  # Qt WebSockets implements no extension
+        fragments=True,  # setOutgoingFrameSize(); a message is always sent whole
     ),
     Server(
         "node",
@@ -70,6 +73,7 @@ SERVERS = (
         (shutil.which("node") or "node", str(NODE_DIR / "ws_server.js")),
         deflate=True,
         fragments=True,
+        stops_mid_message=True,
         imposed=(
             "server_no_context_takeover",
             "client_no_context_takeover",
@@ -85,6 +89,7 @@ FEATURES = (
     "binary echo",
     "permessage-deflate",
     "permessage-deflate, server-imposed parameters",
+    "server-fragmented messages",
     "server close 1000",
     "server close 1001",
     "server close 4000 + reason",
@@ -106,8 +111,10 @@ def offered(server: Server, feature: str) -> bool:
         return server.deflate
     if feature == "permessage-deflate, server-imposed parameters":
         return bool(server.imposed)
-    if feature == "TCP drop mid-fragmented-message":
+    if feature == "server-fragmented messages":
         return server.fragments
+    if feature == "TCP drop mid-fragmented-message":
+        return server.stops_mid_message
     if feature.startswith("server close "):
         return any(close_feature(code) == feature for code in server.close_codes)
     return True

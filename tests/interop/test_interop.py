@@ -7,6 +7,7 @@ declarations and from these tests' outcomes: ``python -m tests.interop.table``.
 
 from __future__ import annotations
 
+import collections
 import random
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 import qtws
+import qtws.traffic
 from tests.interop.routes import PING_PAYLOAD
 from tests.interop.servers import ServerProcess
 
@@ -132,6 +134,25 @@ def test_deflate_declined(qtbot: QtBot, server: ServerProcess) -> None:
     client = Client(qtbot, server.url("/echo"), cfg(compression=True))
     assert client.ws.extensions == ""
     echo_all(client, [text_of(70_000), bytes_of(70_000)])
+    client.close()
+
+
+@pytest.mark.interop("server-fragmented messages")
+def test_server_fragmented_messages(qtbot: QtBot, server: ServerProcess) -> None:
+    """Messages that come back in 1000-byte fragments (text cut inside UTF-8 characters),
+    compressed across fragments where permessage-deflate is negotiated."""
+    client = Client(qtbot, server.url("/fragments"), cfg(compression=True))
+    frames = qtws.traffic.TrafficModel(max_rows=100_000)
+    frames.attach(client.ws)
+    sizes = (1, 999, 1000, 1001, 65536, 2**20)
+    echo_all(client, [*(text_of(n) for n in sizes), *(bytes_of(n) for n in sizes)])
+    frames.flush()
+    received = [r for r in frames.records if r.direction == "in"]
+    kinds = collections.Counter(r.kind for r in received)
+    # The server did fragment: a 1 MiB message alone is over 1000 fragments.
+    assert kinds["continuation"] >= 2000, kinds
+    assert any(r.compressed for r in received) == server.server.deflate
+    frames.detach_all()
     client.close()
 
 

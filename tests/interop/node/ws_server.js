@@ -4,6 +4,7 @@ const http = require("http");
 const { WebSocketServer } = require("ws");
 
 // The header of a 1000-byte binary frame and 400 bytes of it (routes.DROP_TAIL).
+const FRAGMENT = 1000; // routes.FRAGMENT
 const DROP_TAIL = Buffer.concat([Buffer.from([0x82, 126, 0x03, 0xe8]), Buffer.alloc(400, "x")]);
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: 64 << 20 });
@@ -40,6 +41,15 @@ function handle(ws, req, socket) {
     // falls through
     case "/echo":
       ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+      break;
+    case "/fragments":
+      ws.on("message", (data, isBinary) => {
+        const n = Math.max(1, Math.ceil(data.length / FRAGMENT));
+        for (let i = 0; i < n; i++) {
+          const part = data.subarray(i * FRAGMENT, (i + 1) * FRAGMENT);
+          ws.send(part, { binary: isBinary, fin: i === n - 1 });
+        }
+      });
       break;
     case "/close":
       ws.send("closing");
