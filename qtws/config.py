@@ -129,13 +129,100 @@ class ReconnectPolicy:
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of a :class:`qtws.WebSocket`; see each field's comment.
+    """Settings of a :class:`qtws.WebSocket`: a frozen dataclass, validated when it is built.
 
-    ``headers`` accepts a mapping or a sequence of ``(name, value)`` pairs.  ``proxy`` is
-    ``"auto"`` (from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``, else Qt's
-    settings when a Qt application exists), ``"system"`` (the same, even without one), ``None``
-    (direct), an ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy, or a
-    ``socks5://``, ``socks5h://``, ``socks4a://`` or ``socks4://`` URL (see :mod:`qtws.proxy`).
+    Every field is optional and keyword-friendly: ``qtws.Config(ping_interval=5,
+    reconnect=qtws.ReconnectPolicy())``.  A wrong type or value raises ``TypeError`` or
+    ``ValueError`` naming the field.  Times are in seconds; ``None`` turns a timeout or a
+    limit off.  ``repr()`` masks secrets: the values of ``Authorization``, ``Cookie`` and
+    ``Proxy-Authorization`` headers, proxy passwords and cookies.
+
+    Keep-alive and timeouts:
+
+    ``ping_interval`` (float | None, default 20.0)
+        Seconds between keep-alive pings (arsd's ``pingFrequency``); each round trip updates
+        ``WebSocket.latency`` and emits ``pong_received``.  ``None``: no pings.
+    ``ping_timeout`` (float | None, default 20.0)
+        No pong this long after a ping fails the connection (``TimeoutError``, then
+        ``closed(1006)``).  ``None``: wait forever.
+    ``open_timeout`` (float | None, default 10.0)
+        The whole opening, all together: DNS, TCP, proxy, TLS and the HTTP upgrade (time
+        spent in a ``certificate_error`` slot does not count).
+    ``close_timeout`` (float | None, default 5.0)
+        How long to wait for the server's close frame, then for the end of TCP, after our
+        close frame before dropping the connection.
+    ``inactivity_timeout`` (float | None, default None)
+        Nothing at all received for this long fails the connection.  ``None``: off.
+
+    Messages and buffers:
+
+    ``max_message_size`` (int | None, default 16 MiB)
+        Largest message accepted, counted after inflating; a larger one closes the
+        connection with 1009 (``PayloadTooBig``).  ``None``: no limit.
+    ``max_frame_size`` (int | None, default None)
+        Largest single frame accepted (1009 beyond it).  ``None``: only
+        ``max_message_size`` applies.
+    ``max_queued_bytes`` (int | None, default None)
+        Received but undelivered message bytes (inflated) at which qtws stops reading the
+        socket until the application reads (TCP then makes the server wait).  ``None``: 4 x
+        ``max_message_size`` (64 MiB by default); see :attr:`queue_budget`.
+    ``max_buffered_bytes`` (int | None, default 64 MiB)
+        Bytes waiting to be written beyond which ``send()`` raises ``BufferFull`` (a message
+        is always accepted when nothing waits).  ``None``: no limit.
+    ``outbox_limit`` (int, default 1000)
+        Messages ``send()`` holds while the WebSocket is connecting or reconnecting; one more
+        raises ``BufferFull``.
+    ``compression`` (bool, default True)
+        Offer permessage-deflate (RFC 7692); the server decides, ``WebSocket.extensions``
+        tells.
+
+    The opening handshake:
+
+    ``subprotocols`` (sequence of str, default ())
+        ``Sec-WebSocket-Protocol`` values offered, in order of preference; the server's
+        choice is ``WebSocket.protocol``.
+    ``headers`` (mapping or sequence of (name, value) pairs, default ())
+        Extra request headers.  They may replace ``Host``, ``Origin``, ``User-Agent`` and
+        ``Authorization``, not the headers the handshake itself defines (``Upgrade``,
+        ``Connection``, ...).
+    ``origin`` (str | None, default None)
+        The ``Origin`` header; ``None``: none is sent.
+    ``user_agent`` (str | None, default "qtws/<version>")
+        The ``User-Agent`` header; ``None``: none is sent.
+    ``cookies`` (mapping, http.cookiejar.CookieJar or None, default None)
+        ``{name: value}`` sent to the URL's own origin only (also across a redirect that stays
+        there); or a ``CookieJar``, which decides by RFC 6265 and keeps the ``Set-Cookie``
+        headers of the handshake and of redirects.  Never shown in a repr or a message.
+    ``max_redirects`` (int, default 5)
+        HTTP redirects followed while opening.  A redirect to another origin drops the
+        ``Authorization``, ``Cookie`` and ``Proxy-Authorization`` headers.
+
+    TLS (``wss://``):
+
+    ``ssl_context`` (ssl.SSLContext | None, default None)
+        Your own context, used as it is (not combinable with ``trust``).  ``None``:
+        certificates are verified against ``trust``, host name included.
+    ``trust`` (str | None, default None)
+        ``None``: OpenSSL's trust paths (``ssl.create_default_context()``).  ``"system"``:
+        the operating system's store (through the ``truststore`` package on Windows and
+        macOS: ``pip install 'qtws[truststore]'``).
+    ``pinned_certificates`` (sequence of str, default ())
+        SHA-256 fingerprints (hex, colons allowed) trusted for the URL's host instead of CA
+        verification, as ssh trusts a known host key; another certificate fails with
+        ``PinMismatchError``.
+
+    Proxies and reconnect:
+
+    ``proxy`` (str | None, default "auto")
+        ``"auto"``: from ``https_proxy``/``http_proxy``/``all_proxy``/``no_proxy``, else
+        Qt's settings when a Qt application exists (loopback addresses never go through an
+        environment proxy); ``"system"``: the same, even without one; ``None``: direct; an
+        ``http://[user:password@]host:port`` URL of an HTTP CONNECT proxy; or a
+        ``socks5://``, ``socks5h://``, ``socks4a://`` or ``socks4://`` URL (see
+        :mod:`qtws.proxy`).
+    ``reconnect`` (ReconnectPolicy | None, default None)
+        Reopen a lost connection with exponential backoff; messages sent meanwhile wait in
+        the outbox.  ``None``: a lost connection ends in ``closed``.
     """
 
     ping_interval: float | None = 20.0  # seconds between keep-alive pings; None: off
