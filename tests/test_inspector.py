@@ -117,7 +117,7 @@ def test_compressed_messages_show_sizes_after_inflate(qtbot: QtBot) -> None:
     for r in data:
         assert r.wire_size < r.size  # deflate shrank them on the wire
     assert data[0].preview == data[1].preview == "abc" * 40  # preview_chars=120
-    assert data[3].preview.startswith("binary 120 bytes: 00 00")
+    assert data[3].preview.startswith("binary 2000 bytes: 00 00")
 
 
 def test_secrets_are_masked_in_rows(qtbot: QtBot) -> None:
@@ -453,6 +453,8 @@ def test_tap_text_previews_escape_controls_and_unmatched_events_are_ignored() ->
     tap.sent(encode_frame(1, "é".encode(), mask=MASK), "é")
     assert [r.preview for r in recs] == ["a\\x1bb\\nc", "é"]
     assert recs[1].size == 2  # UTF-8 bytes
+    tap.received(encode_frame(9, b"srv"))  # the server's ping: no round trip of ours
+    assert (recs[-1].kind, recs[-1].rtt, recs[-1].preview) == ("ping", None, "srv")
     tap.events([qtws.core.ConnectionFailed(qtws.ProtocolError("bad", 1002), 1002)])
     assert (recs[-1].kind, recs[-1].close_code) == ("error", 1002)
 
@@ -519,3 +521,55 @@ def test_chat_demo_view_traffic_opens_the_inspector_on_its_connection(qtbot: QtB
         with qtbot.waitSignal(window.ws.closed, timeout=5000):
             window.close()
         assert not view.isVisible() and view.model.attached == []
+
+
+def test_reconnects_and_redirects_are_recorded_as_such(qtbot: QtBot) -> None:
+    connections: list[int] = []
+
+    def restart_once(ws: ServerConnection) -> None:
+        connections.append(1)
+        if len(connections) == 1:
+            ws.recv()
+            ws.close(1012, "restarting")
+            return
+        with contextlib.suppress(Exception):
+            for msg in ws:
+                ws.send(msg)
+
+    with ws_server(restart_once) as target:
+
+        def redirect(conn: ServerConnection, request: Any) -> Any:
+            response = conn.respond(302, "moved\n")
+            response.headers["Location"] = target.url
+            return response
+
+        with ws_server(process_request=redirect) as origin:
+            policy = qtws.ReconnectPolicy(initial_delay=0.01, max_delay=0.01, jitter=0)
+            config = qtws.Config(
+                ping_interval=None, proxy=None, compression=False, reconnect=policy
+            )
+            model = TrafficModel()
+            ws = open_ws(qtbot, origin.url, config, model)
+            with qtbot.waitSignal(ws.reconnecting, timeout=5000):
+                ws.send("first")
+            qtbot.waitUntil(lambda: ws.ready_state == qtws.ReadyState.OPEN, timeout=5000)
+            exchange(qtbot, ws, "second")
+            close_ws(qtbot, ws)
+    model.flush()
+    got = [
+        (r.connection.split()[0], r.direction, r.kind, r.preview.split("\n")[0])
+        for r in model.records
+    ]
+    assert got[:3] == [
+        ("#1.1", "out", "http", "GET / HTTP/1.1"),
+        ("#1.1", "in", "http", "HTTP/1.1 302 Found"),
+        ("#1.1", "out", "http", "GET / HTTP/1.1"),
+    ]
+    assert got[3][1:3] == ("in", "http") and got[3][3].startswith("HTTP/1.1 101")
+    assert ("#1.1", "in", "close", "1012 restarting") in got
+    assert ("#1.1", "", "end", "clean") in got
+    second = [g for g in got if g[0] == "#1.2"]
+    # The reconnect starts at the original URL again: redirected again.
+    assert [g[2] for g in second] == [*["http"] * 4, "text", "text", "close", "close", "end"]
+    # A connection keeps the name of the URL it was opened with (the http rows show where to).
+    assert {r.connection for r in model.records} == {f"#1.1 {origin.url}", f"#1.2 {origin.url}"}

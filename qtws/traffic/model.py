@@ -17,7 +17,6 @@ in the model's thread.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import weakref
@@ -71,7 +70,7 @@ def _cell(rec: TrafficRecord, column: int) -> str:
 
 def record_to_json(rec: TrafficRecord) -> str:
     """One record as a JSON object (the ``save`` format: one per line)."""
-    data = dataclasses.asdict(rec)
+    data = rec.to_dict()
     data["time"] = datetime.datetime.fromtimestamp(rec.time).astimezone().isoformat()
     return json.dumps(data, ensure_ascii=False)
 
@@ -100,6 +99,7 @@ class TrafficModel(QAbstractTableModel):
         self._paused = False
         self.dropped = 0  #: records not kept because the model was paused
         self._reported_drops = 0
+        self._scheduled = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -155,13 +155,15 @@ class TrafficModel(QAbstractTableModel):
     def _add(self, rec: TrafficRecord) -> None:
         if self._paused:
             self.dropped += 1
-            if not self._timer.isActive():
-                self._timer.start()  # the count is reported once per loop turn too
+            if not self._scheduled:  # the count is reported once per loop turn too
+                self._scheduled = True
+                self._timer.start()
             return
         rec.seq = self._next
         self._next += 1
         self._pending.append(rec)
-        if not self._timer.isActive():
+        if not self._scheduled:  # a flag, not isActive(): no Qt call per frame
+            self._scheduled = True
             self._timer.start()
 
     def _changed(self, rec: TrafficRecord) -> None:
@@ -172,6 +174,7 @@ class TrafficModel(QAbstractTableModel):
     def flush(self) -> None:
         """Insert the queued records now (the model does it once per loop turn by itself)."""
         self._timer.stop()
+        self._scheduled = False
         pending = self._pending
         if not pending:
             if self.dropped != self._reported_drops:

@@ -29,14 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..cli import escape_text, format_binary
-from ..core import BinaryMessage, ConnectionFailed, Event, TextMessage
+from ..cli import escape_text
+from ..core import BinaryMessage, ConnectionFailed, Event, Redirect, TextMessage
 from ..core.mask import apply_mask
 
 __all__ = ["StreamParser", "Tap", "TrafficRecord", "redact_url"]
 
 _log = logging.getLogger("qtws.traffic")
 
+_DATA = frozenset(("text", "binary", "continuation"))
 _KINDS = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 _SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "set-cookie"}
 _SECRET_PARAM = re.compile(r"token|key|secret|passw|auth|sig|session|credential", re.I)
@@ -56,12 +57,43 @@ class TrafficRecord:
     kind: str  #: text, binary, continuation, ping, pong, close, http, end, error
     wire_size: int  #: bytes on the wire, header included (0 for ``end``/``error``)
     size: int  #: payload bytes; a message's last frame: the whole message after inflate
-    preview: str  #: the start of the payload as text (control characters escaped) or hex
     fin: bool = True
     compressed: bool = False  #: RSV1: a permessage-deflate message
     close_code: int | None = None
     close_reason: str = ""
     rtt: float | None = None  #: a pong's round trip to our ping, in seconds
+    #: What the preview is made from (only when shown, so recording stays cheap): the first
+    #: payload bytes (unmasked), the start of the message (after inflate), or a note.
+    data: str | bytes = b""
+    inflated: bool = False  #: ``data`` comes from the message, not from the wire
+
+    @property
+    def preview(self) -> str:
+        """The start of the payload as text (control characters escaped) or in hex."""
+        data = self.data
+        if self.kind == "close":
+            return f"{self.close_code} {self.close_reason}".strip()
+        if isinstance(data, str):
+            return data if self.kind in ("http", "end", "error") else _line(data)
+        if self.compressed and not self.inflated:
+            return "(compressed)"
+        if self.kind == "binary" or (self.kind == "continuation" and self.inflated):
+            more = " ..." if self.size > len(data[:32]) else ""
+            return f"binary {self.size} bytes: {data[:32].hex(' ')}{more}".rstrip(": ")
+        return _line(data.decode("utf-8", "replace"))
+
+    def to_dict(self) -> dict[str, object]:
+        """The record as JSON-ready values (``preview`` instead of ``data``)."""
+        out = {f: getattr(self, f) for f in _FIELDS}
+        out["preview"] = self.preview
+        return out
+
+
+def _line(text: str) -> str:
+    return escape_text(text).replace("\n", "\\n")
+
+
+_FIELDS = [f for f in TrafficRecord.__dataclass_fields__ if f not in ("data", "inflated")]
 
 
 def redact_url(url: str) -> str:
@@ -191,14 +223,21 @@ class StreamParser:
         elif n == 127:
             n = _U64(buf, 2)[0]
         mask = buf[hlen - 4 : hlen] if b1 & 0x80 else b""
-        kind = _KINDS.get(b0 & 0x0F, f"opcode {b0 & 0x0F:#x}")
+        kind = _KINDS.get(b0 & 0x0F) or f"opcode {b0 & 0x0F:#x}"
+        start = pos + hlen - carried
+        if start + n <= len(data):
+            # The whole frame is here (the usual case): no state to carry.
+            self._head = b""
+            payload = data[start : start + min(n, self._keep)]
+            if mask and payload:
+                payload = bytes(apply_mask(payload, mask))
+            self._emit(kind, hlen + n, n, payload, bool(b0 & 0x80), bool(b0 & 0x40))
+            return start + n
         self._frame = (kind, hlen + n, n, bool(b0 & 0x80), bool(b0 & 0x40), mask)
         self._head = b""
         self._payload = b""
         self._remaining = n
-        if not n:
-            self._frame_done()
-        return pos + hlen - carried
+        return start
 
     def _frame_done(self) -> None:
         frame = self._frame
@@ -257,8 +296,8 @@ class Tap:
         self._pings: dict[bytes, float] = {}
         self._awaiting: collections.deque[TrafficRecord | None] = collections.deque()
         self._last_out: TrafficRecord | None = None
-        self._in = StreamParser(lambda *f: self._frame("in", *f), preview_chars * 4)
-        self._out = StreamParser(lambda *f: self._frame("out", *f), preview_chars * 4)
+        self._in = StreamParser(lambda *f: self._frame("in", *f), preview_chars)
+        self._out = StreamParser(lambda *f: self._frame("out", *f), preview_chars)
 
     # ------------------------------------------------------------------ Observer
     @_guarded
@@ -290,14 +329,17 @@ class Tap:
                     if row is not None:
                         self._fill(row, event.data)
                         self._update(row)
-            elif isinstance(event, ConnectionFailed):
+            elif isinstance(event, ConnectionFailed) and not any(
+                isinstance(e, Redirect) for e in events
+            ):  # a redirect about to be followed is no error: its http row shows it
                 exc = event.exc
                 self._add("", "error", 0, 0, f"{type(exc).__name__}: {exc}", code=event.code)
 
     @_guarded
     def sent(self, data: bytes, message: str | bytes | None) -> None:
-        if data.startswith(b"GET "):
-            self._in.reset()  # a new upgrade (a redirect): its response comes next
+        if data.startswith(b"GET "):  # a new upgrade (after a redirect): both streams restart
+            self._in.reset()
+            self._out.reset()
         self._out.feed(data)
         row = self._take_last_out()
         if message is not None and row is not None:
@@ -317,64 +359,59 @@ class Tap:
         kind: str,
         wire: int,
         size: int,
-        preview: str,
-        *,
+        data: str | bytes,
         fin: bool = True,
         rsv1: bool = False,
         code: int | None = None,
         reason: str = "",
-        rtt: float | None = None,
     ) -> TrafficRecord:
         row = TrafficRecord(
-            0, time.time(), self._label, direction, kind, wire, size, preview, fin, rsv1
+            0, time.time(), self._label, direction, kind, wire, size, fin, rsv1, code, reason
         )
-        row.close_code, row.close_reason, row.rtt = code, reason, rtt
+        row.data = data
         self._record(row)
         return row
 
     def _frame(
         self, direction: str, kind: str, wire: int, size: int, data: bytes, fin: bool, rsv1: bool
     ) -> None:
-        code: int | None = None
-        reason = ""
-        rtt = None
+        if kind in _DATA:
+            row = self._add(direction, kind, wire, size, data, fin, rsv1)
+            if fin:
+                # A message's last frame: its size after inflate comes with the message (only
+                # needed when the frames were compressed or the message fragmented).
+                complete = kind != "continuation" and not rsv1
+                if direction == "out":
+                    self._last_out = None if complete else row
+                else:
+                    self._awaiting.append(None if complete else row)
+            return
         if kind == "close":
             code = _U16(data)[0] if len(data) >= 2 else 1005
             reason = data[2:].decode("utf-8", "replace")
-            preview = f"{code} {reason}".strip()
-        elif kind == "http":
-            preview = data.decode()
-        elif kind in ("text", "ping", "pong", "continuation") and not rsv1:
-            preview = self._text(data.decode("utf-8", "replace"))
-        else:
-            preview = format_binary(data)[: self._chars] if not rsv1 else "(compressed)"
+            self._add(direction, kind, wire, size, b"", fin, rsv1, code, reason)
+            return
+        if kind == "http":
+            self._add(direction, kind, wire, size, data.decode(), fin, rsv1)
+            return
+        row = self._add(direction, kind, wire, size, data, fin, rsv1)
         if kind == "ping" and direction == "out":
             self._pings[data] = time.monotonic()
         elif kind == "pong" and direction == "in":
             sent = self._pings.pop(data, None)
-            rtt = None if sent is None else time.monotonic() - sent
-        row = self._add(direction, kind, wire, size, preview, fin=fin, rsv1=rsv1, code=code)
-        row.close_reason, row.rtt = reason, rtt
-        if fin and kind in ("text", "binary", "continuation"):
-            if direction == "in":
-                self._awaiting.append(row)
-            else:
-                self._last_out = row
+            row.rtt = None if sent is None else time.monotonic() - sent
 
     def _take_last_out(self) -> TrafficRecord | None:
-        """The last data frame that ended a message in the bytes just sent."""
+        """The last data frame that ended a message in the bytes just sent, if it needs the
+        message for its size and preview."""
         row, self._last_out = self._last_out, None
         return row
 
-    def _text(self, text: str) -> str:
-        text = escape_text(text[: self._chars]).replace("\n", "\\n")
-        return text
-
     def _fill(self, row: TrafficRecord, message: str | bytes) -> None:
-        """The message's size after inflate, and its preview (the frames may be compressed)."""
+        """The message's size after inflate, and the start of it for the preview."""
         if isinstance(message, str):
             row.size = len(message) if message.isascii() else len(message.encode())
-            row.preview = self._text(message)
         else:
             row.size = len(message)
-            row.preview = format_binary(bytes(message[: self._chars]))
+        row.data = message[: self._chars]
+        row.inflated = True
