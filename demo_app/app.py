@@ -16,6 +16,7 @@ set to ``offscreen``) the demo says so and runs the scripted session instead; ``
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import signal
@@ -117,6 +118,24 @@ def join_command(url: str, cwd: Path | None = None) -> str:
     return f"python3 {shlex.quote(shown)} demo --url {url}"
 
 
+def tile(count: int, area: tuple[int, int, int, int], size: tuple[int, int],
+         minimum: tuple[int, int]) -> list[tuple[int, int, int, int]]:  # fmt: skip
+    """``(x, y, width, height)`` of ``count`` windows tiled over ``area`` (x, y, w, h).
+
+    A grid of about square shape; each window gets its cell, at most ``size`` and at least
+    ``minimum`` (on a screen too small for that, the cells overlap evenly instead).
+    """
+    ax, ay, aw, ah = area
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    cell_w, cell_h = aw // cols, ah // rows
+    w = max(minimum[0], min(size[0], cell_w))
+    h = max(minimum[1], min(size[1], cell_h))
+    step_x = cell_w if cols == 1 else min(cell_w, (aw - w) // (cols - 1))
+    step_y = cell_h if rows == 1 else min(cell_h, (ah - h) // (rows - 1))
+    return [(ax + (i % cols) * step_x, ay + (i // cols) * step_y, w, h) for i in range(count)]
+
+
 def window_nicks(count: int, first: str | None) -> list[str]:
     """``count`` distinct nicks, starting with ``first`` when given."""
     nicks = [first] if first else []
@@ -178,11 +197,14 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     windows = [ChatWindow(url, nick, config=config, server=server) for nick in nicks]
     screen = app.primaryScreen()
     area = screen.availableGeometry() if screen is not None else None
-    for i, w in enumerate(windows):
-        if area is not None:
-            x = area.left() + 40 + i * 48
-            y = area.top() + 40 + i * 36
-            w.move(min(x, max(area.left(), area.right() - w.width())), y)
+    if area is not None:
+        rect = (area.x(), area.y(), area.width(), area.height())
+        size = (windows[0].width(), windows[0].height())
+        least = (windows[0].minimumWidth(), windows[0].minimumHeight())
+        cells = tile(len(windows), rect, size, least)
+        for w, (x, y, width, height) in zip(windows, cells, strict=True):
+            w.setGeometry(x, y, width, height)
+    for w in windows:
         w.show()
     windows[0].raise_()
     windows[0].activateWindow()

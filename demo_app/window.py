@@ -78,10 +78,29 @@ def default_config() -> qtws.Config:
 
 
 def nick_color(nick: str, own: bool = False) -> str:
-    """The colour of ``nick`` in the history and the presence list."""
+    """The preferred colour of ``nick`` (a window may pick another: see ``ColorBook``)."""
     if own:
         return OWN_COLOR
     return NICK_COLORS[zlib.crc32(nick.encode()) % len(NICK_COLORS)]
+
+
+class ColorBook:
+    """The colours of the nicks one window shows: each nick keeps the colour it first got, and
+    no two nicks share one while the palette has a free colour (a hash alone collides)."""
+
+    def __init__(self) -> None:
+        self._colors: dict[str, str] = {}
+
+    def color(self, nick: str) -> str:
+        """``nick``'s colour in this window, assigned on first sight."""
+        found = self._colors.get(nick)
+        if found is None:
+            taken = set(self._colors.values())
+            preferred = NICK_COLORS.index(nick_color(nick))
+            ring = NICK_COLORS[preferred:] + NICK_COLORS[:preferred]
+            found = next((c for c in ring if c not in taken), ring[0])
+            self._colors[nick] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,9 @@ class ChatWindow(QMainWindow):
         self._retry_at = 0.0
         self._queued = 0
         self._ever_opened = False
+        self._open_now = False  # OPEN since the last opened (a loss is then a "lost")
+        self._former_nicks: set[str] = set()  # our nicks before a rename: their "left" is us
+        self._colors = ColorBook()
         self._echo_noted = False
         self._seen_ids: set[str] = set()
 
@@ -346,10 +368,18 @@ class ChatWindow(QMainWindow):
         if not nick or nick == self.nick:
             self.nick_edit.setText(self.nick)
             return
-        self.nick = nick
+        old, self.nick = self.nick, nick
+        self._former_nicks.add(old)
+        self._former_nicks.discard(nick)
         self._update_title()
         if self.ws.ready_state == qtws.ReadyState.OPEN:
             self.ws.send(protocol.encode_join(nick))
+            self._add("system", f"you are now {nick} (were {old})")
+        else:
+            self._add(
+                "system", f"you are now {nick} (were {old}); the server learns it on reconnect"
+            )
+        self._refresh_presence()
         self.input.setFocus()
 
     def _stop_server(self, abrupt: bool) -> None:
@@ -388,6 +418,7 @@ class ChatWindow(QMainWindow):
         else:
             self._add("system", "connected")
         self._ever_opened = True
+        self._open_now = True
         self._attempt = 0
         self._queued = 0
         self._update_queue()
@@ -406,9 +437,19 @@ class ChatWindow(QMainWindow):
     def _on_reconnecting(self, attempt: int, delay: float) -> None:
         self._attempt = attempt
         self._retry_at = time.monotonic() + delay
-        self._add("warn", f"connection lost; reconnect attempt {attempt} in {delay:.1f} s")
+        if self._open_now:
+            what = "connection lost"
+        elif self._ever_opened or attempt > 1:
+            what = f"attempt {attempt - 1} failed" if attempt > 1 else "connection lost"
+        else:
+            what = "cannot connect"
+        self._open_now = False
+        self._add("warn", f"{what}; reconnect attempt {attempt} in {delay:.1f} s")
         self._show_countdown()
         self.rtt_label.setText("RTT —")
+        # Who is online is unknown until the server tells us again after the rejoin.
+        self._nicks = []
+        self._refresh_presence()
 
     def _on_error(self, exc: object) -> None:
         self._add("error", f"connection error: {exc}")
@@ -419,6 +460,7 @@ class ChatWindow(QMainWindow):
         clean = "clean" if getattr(event, "was_clean", False) else "not clean"
         self._set_status("closed", f"Closed (code {code}, {reason}, {clean})")
         self._add("system", f"closed: code {code}, {reason}")
+        self._open_now = False
         self.rtt_label.setText("RTT —")
         self._nicks = []
         self._refresh_presence()
@@ -446,7 +488,10 @@ class ChatWindow(QMainWindow):
             if event.nick != self.nick:
                 self._add("system", f"{event.nick} joined")
         elif isinstance(event, protocol.Left):
-            self._add("system", f"{event.nick} left")
+            if event.nick in self._former_nicks:
+                self._former_nicks.discard(event.nick)  # our own rename, already said
+            else:
+                self._add("system", f"{event.nick} left")
         elif isinstance(event, protocol.EchoedJoin):
             if not self._echo_noted:
                 self._add("system", "the server echoed our join: this is an echo server")
@@ -496,14 +541,21 @@ class ChatWindow(QMainWindow):
         for nick in self._nicks:
             own = nick == self.nick
             item = QListWidgetItem(f"●  {nick}" + ("  (you)" if own else ""))
-            item.setForeground(QColor(nick_color(nick, own)))
+            item.setForeground(QColor(self.color_of(nick)))
             if own:
                 font = item.font()
                 font.setBold(True)
                 item.setFont(font)
             self.presence_list.addItem(item)
-        self.presence_label.setText(f"Online ({len(self._nicks)})")
+        if self._nicks or self._state not in ("reconnecting", "closed"):
+            self.presence_label.setText(f"Online ({len(self._nicks)})")
+        else:
+            self.presence_label.setText("Online (unknown while disconnected)")
         self.presence_changed.emit(list(self._nicks))
+
+    def color_of(self, nick: str) -> str:
+        """The colour this window gives ``nick`` (ours is always the own colour)."""
+        return OWN_COLOR if nick == self.nick else self._colors.color(nick)
 
     def _add(self, kind: str, text: str, *, nick: str = "", when: datetime | None = None) -> None:
         line = ChatLine(kind, when or datetime.now().astimezone(), nick, text)
@@ -540,7 +592,8 @@ class ChatWindow(QMainWindow):
         if line.kind in ("chat", "own", "echo"):
             who = QTextCharFormat()
             who.setFontWeight(QFont.Weight.Bold)
-            who.setForeground(QColor(nick_color(line.nick, line.kind != "chat")))
+            own = line.kind != "chat"
+            who.setForeground(QColor(OWN_COLOR if own else self.color_of(line.nick)))
             cursor.insertText(line.nick, who)
             cursor.insertText("  " + line.text, plain)
         else:

@@ -17,7 +17,14 @@ from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from websockets.sync.client import connect
 
-from demo_app.app import build_parser, display_problem, join_command, run_gui, window_nicks
+from demo_app.app import (
+    build_parser,
+    display_problem,
+    join_command,
+    run_gui,
+    tile,
+    window_nicks,
+)
 from demo_app.window import ChatWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +172,26 @@ def test_gui_mode_opens_connected_windows_and_quits_when_they_close(qtbot: QtBot
         poll.stop()
         watchdog.stop()
     assert seen == [["alice", "bob", "zed"]] * 3
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("count", range(1, 9))
+def test_windows_are_tiled_over_the_screen_not_stacked(count: int) -> None:
+    area = (0, 30, 1920, 1050)
+    cells = tile(count, area, size=(720, 480), minimum=(420, 300))
+    assert len(cells) == count
+    for x, y, w, h in cells:
+        assert area[0] <= x and x + w <= area[0] + area[2]
+        assert area[1] <= y and y + h <= area[1] + area[3]
+        assert (w, h) >= (420, 300)
+    assert not any(_overlap(a, b) for i, a in enumerate(cells) for b in cells[i + 1 :])
+
+
+def test_a_small_screen_overlaps_the_windows_evenly_inside_it() -> None:
+    cells = tile(4, (0, 0, 800, 600), size=(720, 480), minimum=(420, 300))
+    assert {(w, h) for _, _, w, h in cells} == {(420, 300)}
+    assert all(x + w <= 800 and y + h <= 600 for x, y, w, h in cells)
+    assert len({(x, y) for x, y, _, _ in cells}) == 4  # distinct places, not one stack

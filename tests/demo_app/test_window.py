@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from demo_app.server import ChatServer
-from demo_app.window import ChatWindow
+from demo_app.window import NICK_COLORS, ChatWindow, ColorBook, nick_color
 from tests.servers import ws_server
 
 from .conftest import WindowFactory, joined
@@ -169,3 +171,68 @@ def test_server_menu_stops_and_restarts_the_embedded_server(
     assert alice.stop_action.isEnabled()
     alice.stop_action.trigger()
     qtbot.waitUntil(lambda: not server.running and alice.state == "reconnecting")
+
+
+def test_renaming_yourself_says_so_and_not_that_you_left(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    zoe, bob = make_window("zoe"), make_window("bob")
+    qtbot.waitUntil(joined(zoe, bob))
+    zoe.nick_edit.setText("zed")
+    qtbot.keyClick(zoe.nick_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sorted(bob.presence()) == ["bob", "zed"])
+    qtbot.waitUntil(lambda: sorted(zoe.presence()) == ["bob", "zed"])
+    texts = [ln.text for ln in zoe.lines]
+    assert "you are now zed (were zoe)" in texts
+    assert "zoe left" not in texts  # the server's "left" for our old nick is us
+    qtbot.waitUntil(lambda: "zoe left" in [ln.text for ln in bob.lines])  # others are told
+    assert "zed" in zoe.windowTitle()
+
+
+def test_the_online_list_is_not_stale_while_disconnected(
+    qtbot: QtBot, make_window: WindowFactory, server: ChatServer
+) -> None:
+    alice, bob = make_window("alice"), make_window("bob")
+    qtbot.waitUntil(joined(alice, bob))
+    server.stop(abrupt=True, wait=False)
+    qtbot.waitUntil(lambda: alice.state == "reconnecting")
+    assert alice.presence() == [] and alice.presence_list.count() == 0
+    assert alice.presence_label.text() == "Online (unknown while disconnected)"
+    assert any(ln.text.startswith("connection lost; reconnect attempt 1") for ln in alice.lines)
+    server.start()
+    qtbot.waitUntil(joined(alice, bob))
+    assert alice.presence_label.text() == "Online (2)"
+
+
+def test_attempts_that_never_connected_are_not_a_lost_connection(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    with socket.socket() as refusing:  # bound, never listening: connections are refused
+        refusing.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{refusing.getsockname()[1]}/"
+        window = make_window("alice", url)
+        qtbot.waitUntil(lambda: len([ln for ln in window.lines if ln.kind == "warn"]) >= 2)
+    warns = [ln.text for ln in window.lines if ln.kind == "warn"]
+    assert warns[0].startswith("cannot connect; reconnect attempt 1 in")
+    assert warns[1].startswith("attempt 1 failed; reconnect attempt 2 in")
+    assert not any("connection lost" in text for text in warns)
+
+
+def test_nicks_in_one_window_never_share_a_colour(qtbot: QtBot, make_window: WindowFactory) -> None:
+    # Two nicks whose hashed colours collide still get distinct colours in a window.
+    first = "ann"
+    second = next(f"n{i}" for i in range(1000) if nick_color(f"n{i}") == nick_color(first))
+    book = ColorBook()
+    assert book.color(first) == nick_color(first)
+    assert book.color(second) != book.color(first)
+    assert book.color(second) == book.color(second)  # stable once given
+    many = [book.color(f"user{i}") for i in range(len(NICK_COLORS) - 2)]
+    assert len({book.color(first), book.color(second), *many}) == len(NICK_COLORS)
+
+    me, a, b = make_window("me"), make_window(first), make_window(second)
+    qtbot.waitUntil(joined(me, a, b))
+    colours = {
+        me.presence_list.item(i).foreground().color().name()  # type: ignore[union-attr]
+        for i in range(me.presence_list.count())
+    }
+    assert len(colours) == 3
