@@ -2,6 +2,7 @@
 """One-command set-up for qtws: the chat demo, the test gate and the API docs.
 
     python3 .ci/dev.py demo [demo options...]   # chat demo (headless when there is no display)
+    python3 .ci/dev.py demo --dashboard [...]   # live dashboard demo (dashboard_app)
     python3 .ci/dev.py test [pytest options...] # ruff, mypy --strict, pytest (offscreen)
     python3 .ci/dev.py slow [pytest options...] # the long suites (soak, full conformance)
     python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket, picows, aiohttp, ...
@@ -401,7 +402,11 @@ def demo(env: Env, args: list[str]) -> int:
     # Runs in the caller's directory (a relative --screenshot lands there); demo_app is a
     # folder of this clone, not part of the installed package.
     run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), run_env.get("PYTHONPATH")]))
-    return run([str(env.py), "-m", "demo_app", *args], env=run_env, cwd=os.getcwd())
+    module = "demo_app"
+    if "--dashboard" in args:  # the live dashboard demo (dashboard_app)
+        module = "dashboard_app"
+        args = [a for a in args if a != "--dashboard"]
+    return run([str(env.py), "-m", module, *args], env=run_env, cwd=os.getcwd())
 
 
 def bench(env: Env, args: list[str]) -> int:

@@ -1,0 +1,157 @@
+"""Command line of the live dashboard demo.
+
+::
+
+    python -m dashboard_app                       # tick server (child process) + the window
+    python -m dashboard_app --url ws://host:port/ # watch another tick server
+    python -m dashboard_app --serve [PORT]        # only the tick server, until Ctrl-C
+    python -m dashboard_app --headless [--screenshot PATH]   # scripted session, PNG, exit code
+
+``--symbols N`` and ``--rate TICKS_PER_SECOND`` shape the embedded server; ``--interval``
+is the Conflator's (seconds between table updates).  With no display the scripted session
+runs instead, as in the chat demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from demo_app.app import display_problem
+
+from .server import MAX_RATE, MAX_SYMBOLS
+
+
+def _ws_url(value: str) -> str:
+    if not value.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a ws:// or wss:// URL")
+    return value
+
+
+def _bounded(kind: type[int] | type[float], lo: float, hi: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if not lo <= number <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not within {lo}..{hi}")
+        return number
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m dashboard_app",
+        description="qtws live dashboard: ticks conflated into a table and a chart.",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--url", type=_ws_url, help="watch this tick server instead of one's own")
+    where.add_argument(
+        "--serve",
+        nargs="?",
+        const=0,
+        type=_bounded(int, 0, 65535),
+        metavar="PORT",
+        help="run only the tick server (on PORT, default: a free one) until Ctrl-C",
+    )
+    p.add_argument("--symbols", type=_bounded(int, 1, MAX_SYMBOLS), default=300)
+    p.add_argument(
+        "--rate", type=_bounded(float, 0, MAX_RATE), default=3000, help="ticks per second"
+    )
+    p.add_argument(
+        "--interval",
+        type=_bounded(float, 0, 10),
+        default=1 / 60,
+        help="seconds between table updates (the Conflator's interval)",
+    )
+    p.add_argument("--headless", action="store_true", help="run the scripted session and exit")
+    p.add_argument("--screenshot", type=Path, metavar="PATH", help="PNG of the headless session")
+    return p
+
+
+def start_gui(
+    url: str | None, symbols: int, rate: float, interval: float
+) -> tuple[Any, Any] | None:
+    """The window, shown, and the tick server it started (``None`` with ``url``); ``None``
+    when the server cannot start."""
+    from PyQt6.QtWidgets import QApplication
+
+    from .server import TickServerProcess
+    from .window import DashboardWindow
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("qtws live dashboard")
+    app.setStyle("Fusion")
+    server = None
+    if url is None:
+        server = TickServerProcess(symbols=symbols, rate=rate)
+        try:
+            url = server.start()
+        except OSError as exc:
+            print(f"cannot start the tick server: {exc}", file=sys.stderr)
+            return None
+        print(f"tick server on {url} ({symbols} symbols, {rate:,.0f} ticks/s)", flush=True)
+    window = DashboardWindow(url, server=server, interval=interval)
+    window.show()
+    return window, server
+
+
+def run_gui(url: str | None, symbols: int, rate: float, interval: float) -> int:
+    """The window (and the tick server in a child process unless ``url`` is given) until
+    the window closes or Ctrl-C."""
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    started = start_gui(url, symbols, rate, interval)
+    if started is None:
+        return 1
+    window, server = started
+    app = QApplication.instance()
+    assert app is not None
+    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
+    nudge = QTimer()  # lets Python notice Ctrl-C while Qt's loop runs
+    nudge.timeout.connect(lambda: None)
+    nudge.start(200)
+    try:
+        return app.exec()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        window.close()
+        if server is not None:
+            server.stop()
+
+
+def serve(port: int, symbols: int, rate: float) -> int:
+    """``--serve``: the tick server alone, until Ctrl-C."""
+    from .server import main as server_main
+
+    return server_main(["--port", str(port), "--symbols", str(symbols), "--rate", str(rate)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m dashboard_app``."""
+    args = build_parser().parse_args(argv)
+    if args.serve is not None:
+        return serve(args.serve, args.symbols, args.rate)
+    headless = args.headless
+    problem = display_problem()
+    if not headless and problem:
+        print(f"{problem}: running the scripted headless session instead.", flush=True)
+        headless = True
+    if headless:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from .headless import DEFAULT_SCREENSHOT, run_scripted_session
+
+        return run_scripted_session(
+            args.screenshot or DEFAULT_SCREENSHOT, symbols=args.symbols, rate=args.rate
+        )
+    return run_gui(args.url, args.symbols, args.rate, args.interval)
