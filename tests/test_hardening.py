@@ -423,8 +423,14 @@ def test_sends_accepted_from_a_thread_are_never_refused_for_room_later(qtbot: Qt
         nonlocal connections
         connections += 1
         if connections == 1:
-            conn.send("go")
-            conn.close(1012, "restarting")
+            # "go" and the close in one TCP segment: the close takes effect right after the
+            # slot for "go" returns, before the thread's sends reach the GUI thread (in two
+            # segments they could go out on this connection, which discards them after its
+            # close: at-most-once for written bytes).
+            with conn.send_context():
+                conn.protocol.send_text(b"go")
+                conn.protocol.send_close(1012, "restarting")
+                conn.socket.sendall(b"".join(conn.protocol.data_to_send()))
             return
         got.extend(str(m) for m in conn)
 
