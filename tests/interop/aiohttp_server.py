@@ -6,15 +6,16 @@ import asyncio
 
 from aiohttp import WSMsgType, web
 
-from tests.interop.routes import DROP_TAIL, PING_PAYLOAD, announce, close_args
+from tests.interop.routes import DROP_TAIL, LIMIT, PING_PAYLOAD, announce, close_args
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
     route = request.path
     # autoping answers pings and swallows pongs; /ping needs to see the pong.
-    ws = web.WebSocketResponse(compress=True, autoping=route != "/ping", max_msg_size=0)
+    limit = LIMIT if route == "/limited" else 0  # 0: no limit
+    ws = web.WebSocketResponse(compress=True, autoping=route != "/ping", max_msg_size=limit)
     await ws.prepare(request)
-    if route == "/echo":
+    if route in ("/echo", "/limited"):
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await ws.send_str(msg.data)

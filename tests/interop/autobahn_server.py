@@ -12,7 +12,7 @@ from typing import Any
 from autobahn.asyncio.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
-from tests.interop.routes import FRAGMENT, PING_PAYLOAD, announce
+from tests.interop.routes import FRAGMENT, LIMIT, PING_PAYLOAD, announce
 
 
 class Handler(WebSocketServerProtocol):  # type: ignore[misc]
@@ -23,6 +23,9 @@ class Handler(WebSocketServerProtocol):  # type: ignore[misc]
     def onConnect(self, request: Any) -> None:
         self.route = request.path
         self.params = request.params
+        if self.route == "/limited":
+            self.maxMessagePayloadSize = LIMIT
+            self.failByDrop = False  # send the 1009 close frame before dropping TCP
         if self.route == "/echo-tight":  # negotiation runs after onConnect
             self.perMessageCompressionAccept = self.accept_tight
 
@@ -60,7 +63,7 @@ class Handler(WebSocketServerProtocol):  # type: ignore[misc]
             self.dropConnection(abort=False)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        if self.route in ("/echo", "/echo-tight"):
+        if self.route in ("/echo", "/echo-tight", "/limited"):
             self.sendMessage(payload, isBinary=isBinary)
         elif self.route == "/fragments":
             self.beginMessage(isBinary=isBinary)

@@ -13,7 +13,7 @@ from PyQt6.QtCore import QCoreApplication, QUrlQuery
 from PyQt6.QtNetwork import QHostAddress, QTcpServer, QTcpSocket
 from PyQt6.QtWebSockets import QWebSocket, QWebSocketProtocol, QWebSocketServer
 
-from tests.interop.routes import DROP_TAIL, FRAGMENT, PING_PAYLOAD, announce
+from tests.interop.routes import DROP_TAIL, FRAGMENT, LIMIT, PING_PAYLOAD, announce
 
 
 class Server:
@@ -48,7 +48,9 @@ class Server:
             route = url.path()
             if route == "/fragments":
                 client.setOutgoingFrameSize(FRAGMENT)
-            if route in ("/echo", "/fragments"):
+            if route == "/limited":
+                client.setMaxAllowedIncomingMessageSize(LIMIT)
+            if route in ("/echo", "/fragments", "/limited"):
                 client.textMessageReceived.connect(client.sendTextMessage)
                 client.binaryMessageReceived.connect(client.sendBinaryMessage)
             elif route == "/close":

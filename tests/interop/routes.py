@@ -7,6 +7,8 @@
 - ``/fragments`` (servers whose API sends fragments): ``/echo``, each message sent back in
   fragments of :data:`FRAGMENT` bytes (text is cut inside UTF-8 characters), compressed as one
   message when permessage-deflate was negotiated.
+- ``/limited``: ``/echo`` with a :data:`LIMIT`-byte message size limit, over which the server
+  closes with 1009 (its own way: some wait for the client's close, some drop TCP).
 - ``/close?code=N&reason=R``: send the text ``closing``, then close with code N and reason R.
 - ``/ping``: send a ping carrying :data:`PING_PAYLOAD`; when its pong arrives, send the text
   ``pong:<payload>``.
@@ -26,6 +28,7 @@ from urllib.parse import parse_qs
 
 PING_PAYLOAD = b"srv-ping"
 FRAGMENT = 1000
+LIMIT = 65536
 DROP_TAIL = struct.pack("!BBH", 0x82, 126, 1000) + b"x" * 400
 
 

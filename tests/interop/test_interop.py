@@ -16,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 import qtws
 import qtws.traffic
-from tests.interop.routes import PING_PAYLOAD
+from tests.interop.routes import LIMIT, PING_PAYLOAD
 from tests.interop.servers import ServerProcess
 
 SIZES = (0, 1, 125, 126, 65535, 65536, 2**20)
@@ -154,6 +154,27 @@ def test_server_fragmented_messages(qtbot: QtBot, server: ServerProcess) -> None
     assert any(r.compressed for r in received) == server.server.deflate
     frames.detach_all()
     client.close()
+
+
+@pytest.mark.interop("server close 1009 (message over its limit)")
+def test_over_limit_message(qtbot: QtBot, server: ServerProcess) -> None:
+    """The server closes with 1009 while qtws is still writing the message.
+
+    Known qtws gap (reported): when the server resets TCP before qtws has read its close frame
+    and qtws's write fails first (EPIPE/ECONNRESET), qtws reports 1006 without reading the
+    close frame the kernel still holds. Both outcomes are accepted here until that is fixed;
+    anything else (a hang, a wrong code, two closes, a lost earlier message) fails."""
+    client = Client(qtbot, server.url("/limited"), cfg(compression=False))
+    client.ws.send(bytes_of(100))
+    client.ws.send(bytes_of(LIMIT + 2**20))
+    ev = client.wait_closed()
+    assert client.messages == [bytes_of(100)]
+    if ev.code == 1009:
+        assert ev.was_clean and not client.errors, (ev, client.errors)
+    else:
+        assert ev == qtws.CloseEvent(1006, "", False)
+        assert len(client.errors) == 1
+        assert isinstance(client.errors[0], (ConnectionResetError, BrokenPipeError))
 
 
 def close_case(qtbot: QtBot, server: ServerProcess, code: int, reason: str) -> None:

@@ -11,12 +11,16 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler
 
-from tests.interop.routes import DROP_TAIL, PING_PAYLOAD, announce, close_args
+from tests.interop.routes import DROP_TAIL, LIMIT, PING_PAYLOAD, announce, close_args
 
 
 class Handler(WebSocketHandler):
     def get_compression_options(self) -> dict[str, Any]:
         return {}  # accept permessage-deflate when the client offers it
+
+    @property
+    def max_message_size(self) -> int:
+        return LIMIT if self.request.path == "/limited" else 64 * 2**20
 
     async def open(self, *args: str) -> None:
         route = self.request.path
@@ -35,7 +39,7 @@ class Handler(WebSocketHandler):
             stream.close()  # TCP closed with half a frame sent: no closing handshake
 
     async def on_message(self, message: str | bytes) -> None:
-        if self.request.path == "/echo":
+        if self.request.path in ("/echo", "/limited"):
             await self.write_message(message, binary=isinstance(message, bytes))
 
     def on_pong(self, data: bytes) -> None:

@@ -5,6 +5,7 @@ const { WebSocketServer } = require("ws");
 
 // The header of a 1000-byte binary frame and 400 bytes of it (routes.DROP_TAIL).
 const FRAGMENT = 1000; // routes.FRAGMENT
+const LIMIT = 65536; // routes.LIMIT
 const DROP_TAIL = Buffer.concat([Buffer.from([0x82, 126, 0x03, 0xe8]), Buffer.alloc(400, "x")]);
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: 64 << 20 });
@@ -19,6 +20,7 @@ const tight = new WebSocketServer({
     clientMaxWindowBits: 9,
   },
 });
+const limited = new WebSocketServer({ noServer: true, perMessageDeflate: true, maxPayload: LIMIT });
 // What each /echo-tight response said in Sec-WebSocket-Extensions, by request.
 const answered = new WeakMap();
 tight.on("headers", (headers, req) => {
@@ -28,18 +30,22 @@ tight.on("headers", (headers, req) => {
 const server = http.createServer();
 
 server.on("upgrade", (req, socket, head) => {
-  const target = new URL(req.url, "http://127.0.0.1").pathname === "/echo-tight" ? tight : wss;
+  const path = new URL(req.url, "http://127.0.0.1").pathname;
+  const target = { "/echo-tight": tight, "/limited": limited }[path] || wss;
   target.handleUpgrade(req, socket, head, (ws) => handle(ws, req, socket));
 });
 
 function handle(ws, req, socket) {
   const url = new URL(req.url, "http://127.0.0.1");
   const q = url.searchParams;
+  // ws emits protocol errors (e.g. maxPayload) here, then closes with their code itself.
+  ws.on("error", () => {});
   switch (url.pathname) {
     case "/echo-tight":
       ws.send("extensions:" + answered.get(req));
     // falls through
     case "/echo":
+    case "/limited":
       ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
       break;
     case "/fragments":
