@@ -7,6 +7,7 @@
     python3 .ci/dev.py slow [pytest options...] # the long suites (soak, full conformance)
     python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket, picows, aiohttp, ...
     python3 .ci/dev.py docs                     # API reference (Sphinx) into build/docs/
+    QT_API=pyside6 python3 .ci/dev.py test      # the suite under PySide6 (default: PyQt6)
 
     --python VERSION|PATH   run with another interpreter, e.g. --python 3.13: it gets its own
                             virtual environment, .venv-3.13 (the default one is .venv)
@@ -39,7 +40,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_PYTHON = (3, 11)
-EXTRAS = "dev"
+# The Qt binding the suite runs on: QT_API=pyside6 python3 .ci/dev.py test (default pyqt6).
+QT_API = os.environ.get("QT_API", "").strip().lower() or "pyqt6"
+if QT_API not in ("pyqt6", "pyside6"):
+    sys.exit(f"[qtws] QT_API={QT_API!r}: use pyqt6 or pyside6")
+QT_PACKAGE = {"pyqt6": "PyQt6", "pyside6": "PySide6"}[QT_API]
+EXTRAS = "dev" if QT_API == "pyqt6" else "dev,pyside6"
 # pip's default editable mode installs an import hook that mypy and other static tools cannot
 # follow; setuptools' "strict" mode links the package's files into build/__editable__.* and
 # puts that folder on sys.path with a plain .pth file.  It sees edits, not new files: the
@@ -300,7 +306,8 @@ def ensure_qt(env: Env, headless: bool = False) -> dict[str, str]:
         run_env["QT_QPA_PLATFORM"] = "offscreen"
     platform = qt_platform(run_env, headless)
     probe_env = {**run_env, "QT_QPA_PLATFORM": platform}
-    probe = [str(env.py), "-c", "from PyQt6.QtWidgets import QApplication; QApplication([])"]
+    probe_code = f"from {QT_PACKAGE}.QtWidgets import QApplication; QApplication([])"
+    probe = [str(env.py), "-c", probe_code]
 
     def works() -> tuple[bool, str]:
         out = subprocess.run(probe, env=probe_env, capture_output=True, text=True, cwd=ROOT)
@@ -358,6 +365,7 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     ensure_venv(env)
     run_env = ensure_qt(env, headless=True)
     run_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    run_env.update(QT_API=QT_API, PYTEST_QT_API=QT_API)  # qtws and pytest-qt on one binding
     py = str(env.py)
     steps: list[tuple[str, list[str]]] = [
         ("ruff check", [py, "-m", "ruff", "check", "."]),
@@ -377,6 +385,9 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     elif selects_tests(args):
         say("a subset of the suite: no coverage gate (it applies to the whole suite only)")
         cov = []
+    # PyQt6 only: the demo imports PyQt6 itself; the benchmarks compare with PyQt6's QWebSocket.
+    if QT_API == "pyside6":
+        marker += ["--ignore=tests/demo_app", "--ignore=tests/test_bench.py"]
     steps.append(("pytest", [py, "-m", "pytest", *marker, *cov, *args]))
     failed = []
     for name, cmd in steps:

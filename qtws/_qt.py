@@ -18,6 +18,7 @@ the same signatures where qtws uses them.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -54,8 +55,13 @@ __all__ = [
     "QVBoxLayout",
     "QWidget",
     "Qt",
+    "QtCore",
+    "QtGui",
+    "QtTest",
+    "QtWidgets",
     "Signal",
     "Slot",
+    "delete_now",
     "is_deleted",
 ]
 
@@ -89,6 +95,7 @@ def choose_api(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
 QT_API: str = choose_api()
 
 if TYPE_CHECKING:
+    from PyQt6 import QtCore, QtGui, QtTest, QtWidgets
     from PyQt6.QtCore import (
         QAbstractEventDispatcher,
         QAbstractTableModel,
@@ -126,6 +133,9 @@ if TYPE_CHECKING:
     def is_deleted(obj: object) -> bool:
         """Whether the C++ object behind ``obj`` was deleted."""
 
+    def delete_now(obj: object) -> None:
+        """Delete the C++ object behind ``obj`` at once (``sip.delete``/``shiboken6.delete``)."""
+
 elif QT_API == "pyqt6":
     from PyQt6 import sip
     from PyQt6.QtCore import (
@@ -144,6 +154,7 @@ elif QT_API == "pyqt6":
     from PyQt6.QtCore import pyqtSlot as Slot
 
     is_deleted = sip.isdeleted
+    delete_now = sip.delete
 else:
     import shiboken6
     from PySide6.QtCore import (
@@ -165,10 +176,15 @@ else:
         """Whether the C++ object behind ``obj`` was deleted."""
         return not shiboken6.isValid(obj)
 
+    delete_now = shiboken6.delete
+
 
 # QtNetwork's names (proxy="system"), imported on first use: ~16 ms that `import qtws` and the
 # GUI thread need not pay (the system-proxy lookup runs on a worker thread).
 _NETWORK_NAMES = ("QNetworkProxy", "QNetworkProxyFactory", "QNetworkProxyQuery")
+# The binding's modules, also on first use (QtWidgets is heavy, QtTest rarely needed), for
+# the demo and the tests: ``from qtws._qt import QtWidgets``.
+_SUBMODULES = ("QtCore", "QtGui", "QtTest", "QtWidgets")
 
 
 # The traffic inspector's names: QtWidgets only loads for an app that shows the inspector.
@@ -206,4 +222,8 @@ def __getattr__(name: str) -> object:
         for each in _NETWORK_NAMES:
             globals()[each] = getattr(network, each)
         return globals()[name]
+    if name in _SUBMODULES:
+        submodule = importlib.import_module(f"{BINDINGS[QT_API]}.{name}")
+        globals()[name] = submodule
+        return submodule
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -793,5 +793,13 @@ class WebSocket(BlockingAPI, QObject):
             raise ValueError("a ping/pong payload is at most 125 bytes (RFC 6455 5.5)")
         return payload
 
+    def __del__(self) -> None:
+        # The Python side is going: the C++ object then needs no clean-up, and PySide6 would
+        # run the watcher's slot from the C++ destructor, at interpreter exit too (a crash).
+        try:  # noqa: SIM105 - not contextlib: module globals may be gone at interpreter exit
+            self.destroyed.disconnect(self._watcher.on_destroyed)
+        except Exception:  # already deleted
+            pass
+
     def __repr__(self) -> str:
         return f"<qtws.WebSocket {self.url} {self._state.name}>"

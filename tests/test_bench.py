@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quick_run_reports_ratios(tmp_path: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # The benchmarks compare with PyQt6's QWebSocket: they run on PyQt6 whatever the binding.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyqt6"}
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--json", "--output-dir", str(tmp_path)],
         cwd=ROOT,

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import trustme
 from cryptography import x509
-from PyQt6.QtCore import QEventLoop, QTimer
 from pytestqt.qtbot import QtBot
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 import qtws
 from qtws import dial
+from qtws._qt import QEventLoop, QTimer
 from tests.servers import Tls, ws_server
 
 

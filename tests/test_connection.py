@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
 import qtws
+from qtws._qt import Qt, QTimer
 from qtws.loop.base import AddrInfo, default_resolver
 from tests.servers import (
     ChildEchoServer,
@@ -473,7 +473,7 @@ def test_modal_dialog_in_a_slot_keeps_the_connection_alive(qtbot: QtBot) -> None
     """A slot that runs a nested event loop (QDialog.exec) for many ping intervals: keep-alive
     pongs are handled inside it, so the connection survives; messages are not delivered
     recursively (like Qt's readyRead) but right after the slot returns, all and in order."""
-    from PyQt6.QtWidgets import QDialog
+    from qtws._qt import QtWidgets
 
     with ChildEchoServer() as srv:
         ws = opened(qtbot, srv.url, cfg(ping_interval=0.1, ping_timeout=0.4))
@@ -487,7 +487,7 @@ def test_modal_dialog_in_a_slot_keeps_the_connection_alive(qtbot: QtBot) -> None
         def on_message(m: object) -> None:
             got.append(m)
             if len(got) == 1:
-                dialog = QDialog()
+                dialog = QtWidgets.QDialog()
                 QTimer.singleShot(1500, dialog.accept)
                 dialog.exec()  # nested loop for 1.5 s: many ping intervals
                 delivered_during_modal.append(len(got))
@@ -507,7 +507,7 @@ def test_modal_dialog_in_a_slot_keeps_the_connection_alive(qtbot: QtBot) -> None
 
 def test_process_events_in_every_message_slot_does_not_recurse(qtbot: QtBot) -> None:
     """A common anti-pattern: QCoreApplication.processEvents() in a slot, under a flood."""
-    from PyQt6.QtCore import QCoreApplication
+    from qtws._qt import QCoreApplication
 
     n = 20_000
     with ChildEchoServer() as srv:
@@ -550,7 +550,7 @@ def test_busy_slot_does_not_cause_a_false_ping_timeout(qtbot: QtBot) -> None:
 def test_close_inside_a_nested_loop_of_a_message_slot(qtbot: QtBot) -> None:
     """The connection ends (its notifiers removed) while a slot's nested loop runs inside the
     notifier's own emission: the notifier must outlive that emission (PyQt crashed here)."""
-    from PyQt6.QtCore import QEventLoop
+    from qtws._qt import QEventLoop
 
     with ChildEchoServer() as srv:
         ws = opened(qtbot, srv.url, cfg())

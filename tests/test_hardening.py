@@ -43,7 +43,7 @@ def test_collecting_never_opened_websockets_does_not_abort() -> None:
     out = _run(
         """
         import gc, sys
-        from PyQt6.QtCore import QCoreApplication
+        from qtws._qt import QCoreApplication
         import qtws
         app = QCoreApplication(sys.argv)
         for _ in range(100):
@@ -97,7 +97,7 @@ def test_websocket_made_before_the_application_uses_the_qt_loop() -> None:
         """
         import sys
         import qtws
-        from PyQt6.QtCore import QCoreApplication, QTimer
+        from qtws._qt import QCoreApplication, QTimer
         from tests.servers import ws_server
         with ws_server() as srv:
             ws = qtws.WebSocket(srv.url, config=qtws.Config(proxy=None))  # no app yet

@@ -244,12 +244,12 @@ def test_invalid_key_and_parse(qapp: Any) -> None:
 
 
 def test_timer_after_the_object_was_deleted_does_nothing(qapp: Any) -> None:
-    from PyQt6 import sip
+    from qtws._qt import delete_now
 
     clock = FakeClock()
     c, out, _ = make(clock, interval=0)
     c.feed(["x"])
-    sip.delete(c)
+    delete_now(c)
     clock.advance(0)  # must not raise into the loop
     assert out == []
 

@@ -8,24 +8,24 @@ import threading
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 from pytestqt.qtbot import QtBot
 
 import qtws
+from qtws._qt import QObject, QThread, Signal, Slot
 from tests.servers import ws_server
 
 
 class _Worker(QObject):
     """Lives in a QThread; owns a WebSocket created there."""
 
-    done = pyqtSignal(object)
+    done = Signal(object)
 
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url
         self.result: dict[str, Any] = {}
 
-    @pyqtSlot()
+    @Slot()
     def run(self) -> None:
         self.result["thread"] = threading.get_ident()
         ws = qtws.WebSocket(self.url, config=qtws.Config(ping_interval=None, proxy=None))
@@ -149,8 +149,8 @@ def test_ipv6_loopback_when_available(qtbot: QtBot) -> None:
 class _Opener(QObject):
     """Created on the GUI thread, moved to a worker thread, opened there by a queued signal."""
 
-    go = pyqtSignal()
-    done = pyqtSignal(object)
+    go = Signal()
+    done = Signal(object)
 
     def __init__(self, ws: qtws.WebSocket) -> None:
         super().__init__()
@@ -158,7 +158,7 @@ class _Opener(QObject):
         self.seen: dict[str, Any] = {}
         self.go.connect(self.start)
 
-    @pyqtSlot()
+    @Slot()
     def start(self) -> None:
         ws = self.ws
         self.seen["thread"] = threading.get_ident()

@@ -59,7 +59,7 @@ def test_one_million_small_messages_in_order(qtbot: QtBot) -> None:
                 ws.send(f"{sent}")
                 sent += 1
 
-        from PyQt6.QtCore import QTimer
+        from qtws._qt import QTimer
 
         timer = QTimer()
         timer.timeout.connect(pump)

@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QCoreApplication, QTimer
-from PyQt6.QtNetwork import QNetworkProxy, QNetworkProxyFactory, QNetworkProxyQuery
 from pytestqt.qtbot import QtBot
 
 import qtws
+from qtws._qt import (
+    QCoreApplication,
+    QNetworkProxy,
+    QNetworkProxyFactory,
+    QNetworkProxyQuery,
+    QTimer,
+)
 from qtws.core import parse_uri
 from qtws.loop.base import AddrInfo
 from qtws.proxy import ProxySpec, SystemLookup, proxy_for

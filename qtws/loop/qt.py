@@ -38,6 +38,7 @@ import signal
 import socket
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -474,6 +475,7 @@ def _delete_notifier(notifier: QSocketNotifier) -> None:
     if is_deleted(notifier):
         return  # Qt already deleted it (its parent went away, e.g. at application exit)
     notifier.setEnabled(False)
-    with contextlib.suppress(TypeError, RuntimeError):
+    with contextlib.suppress(TypeError, RuntimeError, SystemError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # PySide6: "Failed to disconnect"
         notifier.activated.disconnect()
     notifier.deleteLater()

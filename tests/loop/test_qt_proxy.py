@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PyQt6.QtCore import QCoreApplication, QThread, QTimer
 from pytestqt.qtbot import QtBot
 
+from qtws._qt import QCoreApplication, QThread, QTimer
 from qtws.errors import InvalidState
 from qtws.loop import get_event_loop_proxy, set_event_loop_proxy
 from qtws.loop.qt import QtProxy
@@ -168,7 +168,7 @@ def test_the_process_survives_exceptions_in_every_callback() -> None:
     script = textwrap.dedent(
         """
         import logging, socket, threading
-        from PyQt6.QtCore import QCoreApplication
+        from qtws._qt import QCoreApplication
         from qtws.loop.qt import QtProxy
 
         logging.disable(logging.CRITICAL)
