@@ -79,6 +79,8 @@ _READ_SIZE = 64 * 1024
 # Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
 # not stall a GUI thread's timers.
 _READ_BUDGET = 64 * 1024
+# Reads (of _READ_SIZE) of what a peer sent before it reset the connection we were writing to.
+_READS_AFTER_WRITE_ERROR = 16
 # Payload bytes of waiting messages the core frames per loop turn (see _produce).
 _PRODUCE_BUDGET = 128 * 1024
 # Bytes inflated (permessage-deflate) per loop callback: a zip bomb or a compressed flood
@@ -935,7 +937,37 @@ class Connection:
             self._write_out(data)
 
     def _on_write_error(self, exc: OSError) -> None:
-        self._on_socket_error(exc)
+        sock = self._sock
+        proto = self._proto
+        if (
+            sock is None
+            or proto is None
+            or self._phase != "ws"
+            or self._eof_seen
+            or proto.state is State.CLOSED
+        ):
+            self._on_socket_error(exc)
+            return
+        # The server may have sent its close frame (1009 for a message too big, say) and
+        # reset the connection while we were still writing: what it sent before the reset is
+        # still readable.  Stop writing, read it, and end as at an end of file, so the close
+        # reports the server's code (and its messages before it are delivered).
+        self._wq.sock = None
+        self._last_error = exc
+        chunks: list[bytes] = []
+        for _ in range(_READS_AFTER_WRITE_ERROR):
+            try:
+                data = sock.recv(_READ_SIZE)
+            except (OSError, ssl.SSLError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+        self._eof_seen = True
+        self._cancel_reader()
+        self._deliver(chunks)
+        if not self._finished:
+            self._dispatch()
 
     def _on_socket_error(self, exc: OSError) -> None:
         proto = self._proto

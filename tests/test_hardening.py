@@ -526,3 +526,36 @@ def test_close_after_a_large_compressed_message_sends_it_first(qtbot: QtBot) -> 
     assert got == [len(big), 5]
     assert closed.args[0] == qtws.CloseEvent(1000, "done", True)
     assert ws.stats.messages_unsent == 0
+
+
+def test_a_write_failing_after_the_servers_close_reports_the_servers_code(qtbot: QtBot) -> None:
+    """The server sends its close frame (1009) and resets TCP while the client is about to
+    write: the write fails first, and the close frame still waiting in the kernel is read
+    then, so the application hears 1009 and the reason, not a bare 1006."""
+    import struct
+    import time
+
+    from tests.servers import accept_upgrade
+
+    def peer(c: socket.socket) -> None:
+        accept_upgrade(c)
+        c.sendall(b"\x81\x02go")
+        time.sleep(0.1)  # the client reads "go" alone; its slot is still running
+        reason = b"too big"
+        c.sendall(bytes((0x88, 2 + len(reason))) + struct.pack("!H", 1009) + reason)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST
+
+    def on_message(m: object) -> None:
+        time.sleep(0.5)  # the close frame and the reset arrive meanwhile, unread
+        ws.send(b"x" * 2**20)
+
+    with RawServer(peer) as srv:
+        ws = qtws.WebSocket(
+            f"ws://127.0.0.1:{srv.port}/", config=qtws.Config(ping_interval=None, proxy=None)
+        )
+        ws.message.connect(on_message)
+        with qtbot.waitSignal(ws.closed, timeout=10000) as blocker:
+            ws.open()
+    event = blocker.args[0]
+    assert (event.code, event.reason) == (1009, "too big")

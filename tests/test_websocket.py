@@ -620,12 +620,14 @@ def test_close_while_reading_is_paused_is_clean(qtbot: QtBot) -> None:
             conn.recv()
 
     with ws_server(handler, compression=None) as srv:
-        ws = make(srv.url)
+        # A close_timeout far beyond the wait: a clean close proves the handshake completed
+        # although reading had paused (the timeout would end it 1006).
+        ws = make(srv.url, qtws.Config(ping_interval=None, proxy=None, close_timeout=60))
         ws.connect(timeout=5)
         ws.send("go")
         qtbot.wait(300)  # nobody reads: reading pauses at the high-water mark
         assert ws.stats.messages_in < 10_000
-        with qtbot.waitSignal(ws.closed, timeout=1500) as blocker:  # < close_timeout (2 s)
+        with qtbot.waitSignal(ws.closed, timeout=30000) as blocker:
             ws.close()
         assert blocker.args[0] == qtws.CloseEvent(1000, "", True)
 
