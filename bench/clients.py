@@ -1,6 +1,7 @@
 """The WebSocket clients under test, behind one small interface.
 
 * ``qtws Qt``: :class:`qtws.WebSocket` with signals, inside the Qt event loop;
+* ``qtws Qt batch``: the same, taking messages from ``batch_received`` (a slot per slice);
 * ``qtws blocking``: :class:`qtws.WebSocket`'s blocking API on the built-in selectors proxy;
 * ``QWebSocket``: PyQt6's ``QtWebSockets.QWebSocket`` (C++), inside the same Qt event loop;
 * ``picows`` and ``aiohttp``: asyncio clients (picows is written in Cython, aiohttp has C
@@ -41,6 +42,8 @@ class Client:
     """One WebSocket client implementation under test."""
 
     name = ""
+    #: Measured only where the server pushes messages (receive, GUI flood).
+    receive_only = False
 
     def open(self, url: str, compression: bool) -> None:
         """Connect; NotImplementedError when the client lacks permessage-deflate."""
@@ -191,6 +194,31 @@ class QtwsQt(_QtClient):
         self.ws.closed.connect(lambda ev: wait.finish())
         self.ws.close()
         wait.run("qtws close")
+
+
+class QtwsQtBatch(QtwsQt):
+    """qtws in the Qt loop with one slot per dispatch slice (``batch_received``), the way a
+    live-data GUI takes a flood."""
+
+    name = "qtws Qt batch"
+    receive_only = True
+
+    def _listen(self, slot: Callable[[Any], None], connect: bool) -> None:
+        batch_slot = self._batch_slots.pop(slot, None) if not connect else None
+        if connect:
+
+            def batch_slot(batch: list[Message]) -> None:
+                for message in batch:
+                    slot(message)
+
+            self._batch_slots[slot] = batch_slot
+            self.ws.batch_received.connect(batch_slot)
+        elif batch_slot is not None:
+            self.ws.batch_received.disconnect(batch_slot)
+
+    def open(self, url: str, compression: bool) -> None:
+        self._batch_slots: dict[Callable[[Any], None], Callable[[list[Message]], None]] = {}
+        super().open(url, compression)
 
 
 class PyQtWebSocket(_QtClient):
@@ -532,6 +560,7 @@ class Picows(_AsyncClient):
 
 CLIENTS: list[type[Client]] = [
     QtwsQt,
+    QtwsQtBatch,
     QtwsBlocking,
     PyQtWebSocket,
     Picows,
@@ -541,4 +570,4 @@ CLIENTS: list[type[Client]] = [
     WebsocketClient,
 ]
 #: The columns that are qtws (the others are its peers).
-QTWS = ("qtws Qt", "qtws blocking")
+QTWS = ("qtws Qt", "qtws Qt batch", "qtws blocking")

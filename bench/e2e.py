@@ -31,7 +31,7 @@ from .server import EchoServer, flood_payload
 
 Log = Callable[[str], None]
 #: Which qtws client is compared with which competitor (same kind of API and event loop).
-PAIRS = [("qtws Qt", "QWebSocket")]
+PAIRS = [("qtws Qt", "QWebSocket"), ("qtws Qt batch", "QWebSocket")]
 GROUP = "End to end (loopback, peer in a child process)"
 GUI_GROUP = "GUI responsiveness: a 10 ms QTimer while a flood arrives (Qt event loop)"
 
@@ -92,6 +92,7 @@ class Scenario:
     op: Op
     nbytes: int = 0  # > 0: report MB/s instead of msg/s
     deflate: bool = False
+    receive: bool = False  # the server pushes: receive-only clients take part
 
 
 def scenarios(sizes: Sizes) -> list[Scenario]:
@@ -102,6 +103,7 @@ def scenarios(sizes: Sizes) -> list[Scenario]:
             f"receive: {sizes.receive:,} x 32 B text pushed by the server",
             sizes.receive,
             receive_op(sizes.receive),
+            receive=True,
         ),
         Scenario(
             "send",
@@ -162,6 +164,7 @@ def _connected(
 
 def _measure(clients: list[Client], sc: Scenario, repeats: int, log: Log) -> list[Row]:
     log(f"e2e: {sc.label}")
+    clients = [c for c in clients if sc.receive or not c.receive_only]
     for client in clients:
         sc.op(client)  # warm-up
     times: dict[str, list[float]] = {c.name: [] for c in clients}
@@ -188,6 +191,7 @@ def _measure(clients: list[Client], sc: Scenario, repeats: int, log: Log) -> lis
 
 def _rtt_rows(clients: list[Client], sizes: Sizes, log: Log) -> list[Row]:
     log("e2e: round trips of 32 bytes")
+    clients = [c for c in clients if not c.receive_only]
     payload = "x" * 32
     for client in clients:
         client.round_trips(payload, max(1, sizes.pings // 10))
@@ -246,7 +250,7 @@ def gap_summary(gaps: list[list[float]]) -> dict[str, float]:
 
 
 def gui_rows(clients: list[Client], sizes: Sizes, log: Log) -> list[Row]:
-    qt = [c for c in clients if c.name in ("qtws Qt", "QWebSocket")]
+    qt = [c for c in clients if c.name in ("qtws Qt", "qtws Qt batch", "QWebSocket")]
     n = sizes.gui
     log(f"gui: 10 ms timer while {n:,} messages arrive")
     op = receive_op(n)
