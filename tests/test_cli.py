@@ -20,7 +20,7 @@ from websockets.sync.server import ServerConnection
 from qtws.cli import build_parser, escape_text, format_binary
 
 from .peer import OP_PING, OP_PONG, OP_TEXT, Peer, PeerConn
-from .servers import RawServer, Tls, accept_upgrade, ws_server
+from .servers import HttpProxy, RawServer, Tls, accept_upgrade, ws_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # A generous bound: only a hung client hits it (it is never a timing assertion).
@@ -200,6 +200,26 @@ def test_ping_interval_sends_keepalive_pings() -> None:
         peer.join(HANG)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "pinged\n"
+
+
+def test_proxy_option_tunnels_through_an_http_proxy() -> None:
+    proxy = HttpProxy()
+    try:
+        with ws_server() as srv:
+            out = run_cli(
+                srv.url, "--proxy", f"http://127.0.0.1:{proxy.port}", "-q", "-n", "1", stdin="via\n"
+            )
+    finally:
+        proxy.close()
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "via\n"
+    # The option is really used: a proxy that is not there fails the connection.
+    with socket.socket() as nothing, ws_server() as srv:
+        nothing.bind(("127.0.0.1", 0))
+        port = nothing.getsockname()[1]
+        failed = run_cli(srv.url, "--proxy", f"http://127.0.0.1:{port}", stdin=None)
+    assert failed.returncode == 1
+    assert f"127.0.0.1:{port}" in failed.stderr and "Traceback" not in failed.stderr
 
 
 def test_max_size_fails_with_1009() -> None:
