@@ -41,6 +41,7 @@ __all__ = [
     "QLineEdit",
     "QMetaMethod",
     "QModelIndex",
+    "QNetworkInformation",
     "QNetworkProxy",
     "QNetworkProxyFactory",
     "QNetworkProxyQuery",
@@ -114,7 +115,12 @@ if TYPE_CHECKING:
     from PyQt6.QtCore import pyqtSignal as Signal
     from PyQt6.QtCore import pyqtSlot as Slot
     from PyQt6.QtGui import QGuiApplication
-    from PyQt6.QtNetwork import QNetworkProxy, QNetworkProxyFactory, QNetworkProxyQuery
+    from PyQt6.QtNetwork import (
+        QNetworkInformation,
+        QNetworkProxy,
+        QNetworkProxyFactory,
+        QNetworkProxyQuery,
+    )
     from PyQt6.QtWidgets import (
         QAbstractItemView,
         QCheckBox,
@@ -181,7 +187,12 @@ else:
 
 # QtNetwork's names (proxy="system"), imported on first use: ~16 ms that `import qtws` and the
 # GUI thread need not pay (the system-proxy lookup runs on a worker thread).
-_NETWORK_NAMES = ("QNetworkProxy", "QNetworkProxyFactory", "QNetworkProxyQuery")
+_NETWORK_NAMES = (
+    "QNetworkProxy",
+    "QNetworkProxyFactory",
+    "QNetworkProxyQuery",
+    "QNetworkInformation",  # reachability for reconnects (qtws.network)
+)
 # The binding's modules, also on first use (QtWidgets is heavy, QtTest rarely needed), for
 # the demo and the tests: ``from qtws._qt import QtWidgets``.
 _SUBMODULES = ("QtCore", "QtGui", "QtTest", "QtWidgets")

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import loop as _loop
+from . import network as _network
 from . import system_proxy
 from ._qt import QMetaMethod, QObject, QThread, Signal, Slot, is_deleted
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
@@ -482,6 +483,21 @@ class WebSocket(BlockingAPI, QObject):
         if conn.state is State.OPEN:
             conn.send_pong(payload)
 
+    def reconnect_now(self) -> bool:
+        """If a reconnect is waiting (on its backoff delay, or held while the network is
+        down), attempt it now; returns whether one was waiting.  For an app's own signal
+        (a resume from sleep, a "retry" button); with ``QNetworkInformation`` qtws does it
+        itself when reachability comes back (see :mod:`qtws.network`)."""
+        self._check_thread("reconnect_now")
+        if self._state is not ReadyState.CONNECTING or self._user_closed or self._conn:
+            return False
+        if not self._started:
+            return False
+        self._retry.cancel()
+        self._counts["rc"] += 1
+        self._connect_now()
+        return True
+
     # ------------------------------------------------------------------ driver reports (via _Sink)
     def _report_open(self, subprotocol: str | None, extensions: tuple[str, ...]) -> None:
         """The upgrade completed."""
@@ -573,6 +589,7 @@ class WebSocket(BlockingAPI, QObject):
         prev = self._state
         self._state = ReadyState.CONNECTING
         self._retry.schedule(delay, lambda: self._barrier(self._do_reconnect))
+        _network.watch(self)  # reachability coming back cuts the wait short
         if exc is not None and not self._emit("error", exc, callback=self.onerror):
             return
         if prev is not ReadyState.CONNECTING and not self._emit("state_changed", self._state):
@@ -582,6 +599,8 @@ class WebSocket(BlockingAPI, QObject):
     def _do_reconnect(self) -> None:
         if self._state is not ReadyState.CONNECTING or self._user_closed:
             return
+        if _network.offline(self):
+            return  # held, not counted: reconnect_now() runs when the network is back
         self._counts["rc"] += 1
         self._connect_now()
 
