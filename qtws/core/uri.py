@@ -21,8 +21,12 @@ __all__ = ["DEFAULT_PORTS", "WebSocketURI", "parse_uri"]
 
 DEFAULT_PORTS = {False: 80, True: 443}
 
-# RFC 3986 section 3.2.2 reg-name: unreserved / pct-encoded / sub-delims.
-_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+")
+# A DNS label as resolvers accept it: letters, digits, hyphen, and the underscore that
+# internal names (containers, service records) use; 1-63 octets (RFC 1035 2.3.4).
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+_MAX_NAME = 253  # octets of a name in dotted form, without the root's dot (RFC 1035 2.3.4)
+# The user-info of a URL, for masking the password in error messages.
+_USER_INFO = re.compile(r"^([^:/?#]*://[^:@/?#]*):[^@]*@")
 # Characters left alone when percent-encoding the path and query: every reserved character and
 # "%" (so existing escapes survive); everything else outside unreserved is encoded (UTF-8).
 _PATH_SAFE = "!$%&'()*+,/:;=?@[]~"
@@ -81,6 +85,25 @@ def parse_uri(uri: str) -> WebSocketURI:
     """
     if not isinstance(uri, str):
         raise TypeError(f"uri must be a str, not {type(uri).__name__}")
+    try:
+        return _parse(uri)
+    except InvalidURI as exc:
+        # The URL in the message and in ``exc.uri`` never shows a password.
+        masked = _mask(uri)
+        if masked == uri:
+            raise
+        raise InvalidURI(masked, str(exc).rpartition("is not a valid WebSocket URI: ")[2]) from None
+    except UnicodeError:
+        # Lone surrogates (from os.fsdecode, say) cannot be percent-encoded as UTF-8.
+        raise InvalidURI(_mask(uri), "contains characters that are not valid Unicode") from None
+
+
+def _mask(uri: str) -> str:
+    """``uri`` with the password of its user-info replaced by ``***``."""
+    return _USER_INFO.sub(r"\1:***@", uri, count=1)
+
+
+def _parse(uri: str) -> WebSocketURI:
     if _CONTROL.search(uri):
         raise InvalidURI(uri, "contains control characters")
     try:
@@ -110,6 +133,7 @@ def parse_uri(uri: str) -> WebSocketURI:
         if ":" in user:
             # RFC 7617 section 2: a user-id containing a colon is invalid for Basic auth.
             raise InvalidURI(uri, "user name must not contain ':'")
+        (user + password).encode()  # UnicodeError for lone surrogates, here not at send time
         user_info = (user, password)
     else:
         hostport = netloc
@@ -156,7 +180,8 @@ def _split_host_port(uri: str, hostport: str, secure: bool) -> tuple[str, int]:
     if not has_port or port_text == "":  # RFC 3986 section 3.2.3: an empty port is the default
         return host, DEFAULT_PORTS[secure]
     if not port_text.isascii() or not port_text.isdigit():
-        raise InvalidURI(uri, f"invalid port {port_text!r}")
+        # Not quoted when the URL has user-info: a password with a "/" ends up here.
+        raise InvalidURI(uri, "invalid port" if "@" in uri else f"invalid port {port_text!r}")
     port = int(port_text)
     if not 0 < port < 65536:
         raise InvalidURI(uri, f"port {port} out of range 1-65535")
@@ -164,15 +189,42 @@ def _split_host_port(uri: str, hostport: str, secure: bool) -> tuple[str, int]:
 
 
 def _normalise_host(uri: str, host: str) -> str:
+    """Validate a host name and return it in the form the resolver gets: percent-escapes
+    decoded (RFC 3986 3.2.2), Unicode names IDNA-encoded, lower case; InvalidURI for a name
+    that can never resolve (a bad escape, an empty or over-long label, a name over 253
+    octets, a character no DNS name carries, an all-numeric name that is no IPv4 address)."""
     if not host:
         raise InvalidURI(uri, "empty host")
+    if "%" in host:
+        try:
+            decoded = urllib.parse.unquote(host, errors="strict")
+        except UnicodeDecodeError:
+            decoded = "%"
+        if "%" in decoded:  # an escape that is not %XX UTF-8, or one that decodes to "%"
+            raise InvalidURI(uri, f"invalid percent-encoding in the host {host!r}")
+        host = decoded
     if not host.isascii():
         try:
             # IDNA 2003 via the stdlib codec (the only one available without extra packages).
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise InvalidURI(uri, f"invalid internationalised host {host!r}") from None
-    # Empty labels ("a..b", ".a") cannot be resolved; a single trailing dot (FQDN) is fine.
-    if not _REG_NAME.fullmatch(host) or ".." in host or host.startswith("."):
-        raise InvalidURI(uri, f"invalid host {host!r}")
+    name = host[:-1] if host.endswith(".") else host  # a single trailing dot (FQDN) is fine
+    labels = name.split(".")
+    if len(name) > _MAX_NAME:
+        raise InvalidURI(uri, f"host name longer than {_MAX_NAME} characters")
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            what = "an empty" if not label else "a too long" if len(label) > 63 else "an invalid"
+            raise InvalidURI(uri, f"invalid host {host!r}: {what} label")
+        if label[:4].lower() == "xn--":
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                raise InvalidURI(uri, f"invalid host {host!r}: a bad IDNA label") from None
+    if all(label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            raise InvalidURI(uri, f"invalid IPv4 address {host!r}") from None
     return host.lower()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from qtws.core.uri import WebSocketURI, parse_uri
@@ -117,7 +119,7 @@ def test_invalid(uri: str, msg: str) -> None:
     with pytest.raises(InvalidURI, match=msg) as info:
         parse_uri(uri)
     assert isinstance(info.value, ValueError)
-    assert info.value.uri == uri
+    assert info.value.uri == re.sub(r"^(ws://[^:@/]*):[^@]*@", r"\1:***@", uri)  # no password
 
 
 def test_not_a_string() -> None:
@@ -166,3 +168,40 @@ def test_unix_socket_urls(uri: str, path: str, resource: str, url: str) -> None:
 def test_invalid_unix_socket_urls(uri: str, msg: str) -> None:
     with pytest.raises(InvalidURI, match=msg):
         parse_uri(uri)
+
+
+@pytest.mark.parametrize(
+    ("uri", "msg"),
+    [
+        ("ws://%zz/", "percent-encoding"),
+        ("ws://%ff.de/", "percent-encoding"),
+        ("ws://%2541.de/", "percent-encoding"),
+        ("ws://" + "a" * 64 + ".com/", "too long label"),
+        ("ws://" + ("a" * 63 + ".") * 4 + "com/", "longer than 253"),
+        ("ws://xn--zz.com/", "bad IDNA label"),
+        ("ws://1.2.3.256/", "invalid IPv4"),
+        ("ws://h/\udcff", "not valid Unicode"),
+    ],
+)
+def test_hosts_that_can_never_resolve(uri: str, msg: str) -> None:
+    """Issue 10.8: InvalidURI at parse time, never a UnicodeError later."""
+    with pytest.raises(InvalidURI, match=msg):
+        parse_uri(uri)
+
+
+def test_valid_host_forms() -> None:
+    assert parse_uri("ws://%41.example/").host == "a.example"
+    assert parse_uri("ws://%C3%BC.de/").host == "xn--tda.de"
+    assert parse_uri("ws://my_service:8080/").host == "my_service"
+    assert parse_uri("ws://" + "a" * 63 + ".com./").host == "a" * 63 + ".com."
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["ws://u:s3cret@h h/", "ws://u:s3cr/et@h/", "ws://u:\udcffs3cret@h/", "ws://u:s3cret@%zz/"],
+)
+def test_invalid_uri_never_shows_the_password(uri: str) -> None:
+    with pytest.raises(InvalidURI) as info:
+        parse_uri(uri)
+    assert "s3cr" not in str(info.value) and "s3cr" not in info.value.uri
+    assert "s3cr" not in repr(info.value) and "u:***@" in info.value.uri
