@@ -52,6 +52,7 @@ from . import loop as _loop
 from . import network as _network
 from . import system_proxy
 from ._qt import QMetaMethod, QObject, QThread, Signal, Slot, is_deleted
+from .aio import AsyncAPI
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .certificates import UntrustedCertificate
 from .config import Config
@@ -127,10 +128,11 @@ class _Sink:
         text = isinstance(data, str)
         typed = n["text_message"] if text else n["binary_message"]
         per_message = callback or typed or n["message"]
-        # Buffered for the blocking API while it waits, and whenever no slot or callback
-        # will see this message (so nothing is dropped unseen).
-        if ws._waiting or not per_message:
-            if not per_message and not ws._waiting and (n["batch_received"] or ws.onbatch):
+        # Buffered for the blocking API while it waits, for recv() once it was used, and
+        # whenever no slot or callback will see this message (so nothing is dropped unseen).
+        reader = ws._waiting or ws._aio_reader
+        if reader or not per_message:
+            if not per_message and not reader and (n["batch_received"] or ws.onbatch):
                 return  # only batch listeners: the driver hands the slice over when it ends
             ws._buffer_message(data)
         if is_deleted(ws):
@@ -208,7 +210,7 @@ class _DeletionWatcher(QObject):
                 _log.exception("qtws: cleaning up a deleted WebSocket failed")
 
 
-class WebSocket(BlockingAPI, QObject):
+class WebSocket(BlockingAPI, AsyncAPI, QObject):
     """A WebSocket client connection: Qt signals, browser-style callbacks and a blocking API.
 
     Signals (emitted on the thread that owns the object)::
@@ -293,6 +295,7 @@ class WebSocket(BlockingAPI, QObject):
         # Connections to the message signals, kept by connectNotify/disconnectNotify so the
         # per-message path neither emits to nobody nor asks Qt for receivers().
         self._listeners = dict.fromkeys(_COUNTED_SIGNALS, 0)
+        self._aio_init()
         if config is None:
             config = Config()
         elif not isinstance(config, Config):
@@ -510,6 +513,7 @@ class WebSocket(BlockingAPI, QObject):
         self._protocol = subprotocol
         self._extensions = extensions
         self._state = ReadyState.OPEN
+        self._aio_notify()
         # `opened` first, so its slots can send a hello/auth message ahead of the outbox.
         if not self._emit("state_changed", ReadyState.OPEN):
             return
@@ -528,6 +532,8 @@ class WebSocket(BlockingAPI, QObject):
         """Keep a message for the blocking API (or because nobody listens)."""
         self._inbox.append(data)
         self._inbox_bytes += len(data)
+        if self._aio_waiters:
+            self._aio_notify()  # wakes recv()
         conn = self._conn
         if conn is not None and (
             len(self._inbox) >= _INBOX_HIGH_WATER or self._inbox_bytes >= self._config.queue_budget
@@ -537,7 +543,10 @@ class WebSocket(BlockingAPI, QObject):
             conn.pause_reading()
 
     def _report_written(self, nbytes: int, drained: bool) -> None:
-        """Bytes went out (reported only while bytes_written/drained have listeners)."""
+        """Bytes went out (reported only while bytes_written/drained have listeners or
+        send_async() waits)."""
+        if self._aio_waiters:
+            self._aio_notify()
         if nbytes and self._listeners["bytes_written"] and not self._emit("bytes_written", nbytes):
             return
         if drained and not self._outbox and self._listeners["drained"]:
@@ -607,6 +616,7 @@ class WebSocket(BlockingAPI, QObject):
     def _final_close(self, event: CloseEvent, exc: BaseException | None) -> None:
         self._state = ReadyState.CLOSED
         self._close_event = event
+        self._aio_notify()
         self._retry.cancel()
         self._counts["un"] += self._outbox.drop_all("the WebSocket closed")
         _loop.unregister_active(self)
@@ -732,7 +742,7 @@ class WebSocket(BlockingAPI, QObject):
         conn = getattr(self, "_conn", None)  # onbatch may be set before __init__ ran
         if conn is not None:
             n = self._listeners
-            conn.report_progress(bool(n["bytes_written"] or n["drained"]))
+            conn.report_progress(bool(n["bytes_written"] or n["drained"] or self._aio_senders))
             conn.report_batches(bool(n["batch_received"] or self.onbatch))
 
     def _barrier(self, fn: Callable[..., None], *args: Any) -> None:

@@ -90,6 +90,11 @@ def _qt_app_exists() -> bool:
     return QCoreApplication.instance() is not None
 
 
+def drives_qt(loop: object) -> bool:
+    """Whether the asyncio ``loop`` runs Qt's event loop (qasync's, PySide6's QtAsyncio)."""
+    return type(loop).__module__.split(".")[0] in ("qasync", "PySide6")
+
+
 def _running_asyncio_loop() -> Any:
     asyncio = sys.modules.get("asyncio")
     return None if asyncio is None else asyncio._get_running_loop()
@@ -99,15 +104,18 @@ def get_event_loop_proxy() -> EventLoopProxy:
     """The current thread's proxy, created on first use.
 
     The proxy given to :func:`set_event_loop_proxy` if any; otherwise, in this order:
-    a :class:`QtProxy` when a ``QCoreApplication`` exists (also under qasync: the Qt proxy keeps
-    the blocking API usable there); an :class:`AsyncioProxy` on the asyncio loop running in
+    a :class:`QtProxy` when a ``QCoreApplication`` exists, unless a plain asyncio loop runs in
+    this thread (under qasync or QtAsyncio, whose loop runs Qt's, the Qt proxy: it keeps the
+    blocking API usable there); an :class:`AsyncioProxy` on the asyncio loop running in
     this thread; else a :class:`SelectorsProxy`.  The default is re-chosen when the environment
     changes (an application created later, an asyncio loop started or closed).
     """
     if _state.explicit is not None:
         return _state.explicit
     current = _state.default
-    if _qt_app_exists():
+    loop = _running_asyncio_loop()
+    # A plain asyncio loop never runs Qt's events, even when a QApplication exists.
+    if _qt_app_exists() and (loop is None or drives_qt(loop)):
         if type(current).__name__ == "QtProxy" and not getattr(current, "closed", True):
             assert current is not None
             return current
@@ -115,7 +123,6 @@ def get_event_loop_proxy() -> EventLoopProxy:
 
         current = QtProxy()
     else:
-        loop = _running_asyncio_loop()
         if loop is not None:
             if current is not None and getattr(current, "loop", None) is loop:
                 return current
