@@ -354,6 +354,8 @@ def selects_tests(args: list[str]) -> bool:
         name = arg.split("=")[0]
         if name in selecting or arg in ("--lf", "--last-failed", "--sw", "--stepwise"):
             return True
+        if arg[:2] in ("-k", "-m") and len(arg) > 2:  # -kEXPR, as pytest reads it
+            return True
         if arg in takes_value:
             next(it, None)
         elif not arg.startswith("-"):
@@ -449,9 +451,14 @@ def main(argv: list[str]) -> int:
     return COMMANDS[cmd](env, rest)
 
 
-if __name__ == "__main__":
+def entry(argv: list[str]) -> int:
+    """:func:`main`, with Ctrl-C ending quietly: no traceback, status 130 (128 + SIGINT)."""
     try:
-        sys.exit(main(sys.argv[1:]))
+        return main(argv)
     except KeyboardInterrupt:
         print(file=sys.stderr)
-        sys.exit(130)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(entry(sys.argv[1:]))
