@@ -145,7 +145,11 @@ def run(kills: int, threads: int, interval: float) -> dict[str, int]:
             w.start()
         for _ in range(kills):
             deadline = time.monotonic() + interval
-            qtws.run_event_loop(until=lambda d=deadline: time.monotonic() > d)
+
+            def due(d: float = deadline) -> bool:
+                return time.monotonic() > d
+
+            qtws.run_event_loop(until=due)
             server.kill()
             server.start()
         deadline = time.monotonic() + interval

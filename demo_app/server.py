@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import secrets
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,13 +141,16 @@ class ChatServer:
         loop.call_soon_threadsafe(self._broadcast, text, False)
 
     def serve_forever(self) -> None:
-        """Block until KeyboardInterrupt, then stop (used by ``--serve``)."""
+        """Block until Ctrl-C (SIGINT), then stop (used by ``--serve``, on the main thread)."""
+        # Ctrl-C only asks the server thread to stop: a KeyboardInterrupt raised inside
+        # Event.wait() can leave the event's lock held, and the final stop() then waited
+        # for it forever.
+        previous = signal.signal(signal.SIGINT, lambda *_: self.stop(wait=False))
         try:
             while self.running:
                 self._stopped.wait(0.5)
-        except KeyboardInterrupt:
-            pass
         finally:
+            signal.signal(signal.SIGINT, previous)
             self.stop()
 
     def __enter__(self) -> ChatServer:
