@@ -38,6 +38,7 @@ import errno
 import importlib
 import ipaddress
 import os
+import queue
 import socket
 import ssl
 import sys
@@ -133,8 +134,14 @@ class Dialer:
         if self._uri.unix_path is not None:
             # ws+unix: nothing to resolve, never a proxy.
             self.phase = "connecting"
-            unix: Any = (socket.AF_UNIX, socket.SOCK_STREAM, 0, "", self._uri.unix_path)
-            self._addrs = [unix]
+            family = getattr(socket, "AF_UNIX", None)
+            if family is None:  # Windows' CPython has no AF_UNIX
+                self._last_error = OSError(
+                    errno.EAFNOSUPPORT, f"this Python has no unix sockets (ws+unix: {self._peer})"
+                )
+            else:
+                unix: Any = (family, socket.SOCK_STREAM, 0, "", self._uri.unix_path)
+                self._addrs = [unix]
             self._pending = self._loop.call_soon(self._guard(self._try_next_address))
             return
         if self._lookup is not None:
@@ -496,7 +503,7 @@ class Dialer:
 
 
 class _OffThread:
-    """A job on a worker thread; ``cancel()`` drops its result (the job itself runs on)."""
+    """A job for the lookup thread; ``cancel()`` drops its result (the job itself runs on)."""
 
     __slots__ = ("cancelled",)
 
@@ -507,13 +514,45 @@ class _OffThread:
         self.cancelled = True
 
 
+class _LookupThread:
+    """One daemon thread (started on demand) running the system-proxy lookups in turn.
+
+    One is enough: Qt serialises ``proxyForQuery`` under its own mutex, so more threads
+    would only wait there, and pile up behind a PAC script that hangs.  A daemon thread
+    never delays the interpreter's exit."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._started = False
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self.jobs.put(job)
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._work, name="qtws-proxy-lookup", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                job()  # never raises: _run_off_thread's jobs catch everything
+            finally:
+                self.jobs.task_done()
+
+
+_lookups = _LookupThread()
+
+
 def _run_off_thread(
     loop: EventLoopProxy,
     job: Callable[[], ProxySpec | None],
     callback: Callable[[ProxySpec | BaseException | None], None],
 ) -> Handle:
-    """Run the blocking ``job`` on a daemon thread (one that hangs never delays exit) and
-    hand its result, or its exception, to ``callback`` on the loop's thread."""
+    """Run the blocking ``job`` on the lookup thread and hand its result, or its exception,
+    to ``callback`` on the loop's thread (unless the handle was cancelled by then)."""
     handle = _OffThread()
 
     def deliver(result: ProxySpec | BaseException | None) -> None:
@@ -524,13 +563,13 @@ def _run_off_thread(
     def work() -> None:
         result: ProxySpec | BaseException | None
         try:
-            result = job()
+            result = None if handle.cancelled else job()
         except Exception as exc:
             result = exc
         with contextlib.suppress(Exception):  # the loop may be gone by now
             loop.call_soon_threadsafe(lambda: deliver(result))
 
-    threading.Thread(target=work, name="qtws-proxy-lookup", daemon=True).start()
+    _lookups.submit(work)
     return handle
 
 

@@ -342,3 +342,48 @@ def test_any_answer_is_a_tunnel_or_an_oserror(
             assert len(hs._buf) < 262 + step  # a reply's maximum (RFC 1928) plus one read
     except OSError as exc:
         assert f"{spec.scheme[:6].upper()} proxy p:1" in str(exc)
+
+
+def fake_names(host: str, port: int) -> list[AddrInfo]:
+    """``nowhere.test`` does not resolve, ``v6only.test`` has only an IPv6 address."""
+    if host == "nowhere.test":
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    if host == "v6only.test":
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::1", port, 0, 0))]
+    return ipv4_only(host, port)
+
+
+def run_names(qtbot: QtBot, url: str, proxy: str) -> list[Any]:
+    ws = qtws.WebSocket(url, config=cfg(proxy=proxy), loop=qtws.loop.QtProxy(resolver=fake_names))
+    errors: list[Any] = []
+    ws.error.connect(errors.append)
+    with qtbot.waitSignal(ws.closed, timeout=8000):
+        ws.open()
+    return errors
+
+
+def test_socks5_target_that_does_not_resolve_names_it_and_the_proxy(qtbot: QtBot) -> None:
+    with SocksServer() as proxy:
+        [error] = run_names(qtbot, "ws://nowhere.test/", proxy.url("socks5"))
+    assert isinstance(error, socket.gaierror)
+    assert str(error).endswith(
+        f"(resolving nowhere.test:80 (for the SOCKS5 proxy 127.0.0.1:{proxy.port}))"
+    )
+    assert proxy.requests == []
+
+
+def test_socks4_target_with_only_an_ipv6_address(qtbot: QtBot) -> None:
+    with SocksServer() as proxy:
+        [error] = run_names(qtbot, "ws://v6only.test/", proxy.url("socks4"))
+    assert str(error) == (
+        f"no usable address found for v6only.test:80 (for the SOCKS4 proxy 127.0.0.1:{proxy.port})"
+    )
+
+
+def test_proxy_urls_that_are_not_urls() -> None:
+    with pytest.raises(ValueError, match="a proxy URL must be a str, not int"):
+        parse_proxy(3128)  # type: ignore[arg-type]
+    assert parse_proxy("proxy.example:3128") == ProxySpec("proxy.example", 3128)  # http://
+    for url in ("socks4://@h", "socks4://a%00b@h"):
+        with pytest.raises(ValueError, match="invalid SOCKS4 user id"):
+            parse_proxy(url)

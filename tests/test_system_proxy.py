@@ -19,6 +19,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 import qtws
+from qtws import dial
 from qtws._qt import (
     QCoreApplication,
     QNetworkProxy,
@@ -85,7 +86,8 @@ def known_hosts(host: str, port: int) -> list[AddrInfo]:
 def run(
     qtbot: QtBot, url: str, proxy: str, **kw: Any
 ) -> tuple[list[Any], list[Any], qtws.WebSocket]:
-    config = qtws.Config(proxy=proxy, ping_interval=None, open_timeout=5, close_timeout=2, **kw)
+    kw = {"ping_interval": None, "open_timeout": 5, "close_timeout": 2, **kw}
+    config = qtws.Config(proxy=proxy, **kw)
     ws = qtws.WebSocket(url, config=config, loop=qtws.loop.QtProxy(resolver=known_hosts))
     errors: list[Any] = []
     got: list[Any] = []
@@ -246,17 +248,52 @@ def test_failed_lookup_fails_the_connection(qtbot: QtBot, app_factory: list[Fact
 def test_closing_while_looking_up_drops_the_answer(
     qtbot: QtBot, app_factory: list[Factory]
 ) -> None:
+    """Lookups run in turn on one thread (Qt serialises them anyway): a WebSocket closed while
+    its lookup waits in line is never looked up, one closed during its lookup drops the answer."""
     hold = threading.Event()
     factory = install(app_factory, Factory([proxy(Kind.NoProxy)], hold))
-    ws = qtws.WebSocket("ws://feed.qtws.test:1/", config=qtws.Config(proxy="system"))
-    ws.open()
+    first = qtws.WebSocket("ws://feed.qtws.test:1/", config=qtws.Config(proxy="system"))
+    second = qtws.WebSocket("ws://feed.qtws.test:2/", config=qtws.Config(proxy="system"))
+    first.open()
+    second.open()
     qtbot.waitUntil(factory.entered.is_set)
-    with qtbot.waitSignal(ws.closed, timeout=5000):
-        ws.close()
+    for ws in (first, second):
+        with qtbot.waitSignal(ws.closed, timeout=5000):
+            ws.close()
     hold.set()
-    # The answer still arrives on the loop, and is dropped.
-    qtbot.waitUntil(lambda: all(t.name != "qtws-proxy-lookup" for t in threading.enumerate()))
-    QCoreApplication.processEvents()
+    dial._lookups.jobs.join()  # both jobs done, their answers posted to the loop
+    QCoreApplication.processEvents()  # ... and dropped there
+    assert [url for url, _ in factory.queries] == ["http://feed.qtws.test:1/"]
+
+
+def test_a_lookup_that_hangs_counts_against_open_timeout(
+    qtbot: QtBot, app_factory: list[Factory]
+) -> None:
+    hold = threading.Event()
+    install(app_factory, Factory([proxy(Kind.NoProxy)], hold))
+    try:
+        errors, _, _ = run(qtbot, "ws://feed.qtws.test:1/", "system", open_timeout=0.2)
+    finally:
+        hold.set()
+        dial._lookups.jobs.join()
+    assert isinstance(errors[0], TimeoutError)
+    assert "looking up the system proxy" in str(errors[0])
+
+
+def test_system_proxy_in_a_plain_script_loop(qtbot: QtBot, app_factory: list[Factory]) -> None:
+    """The blocking API on the selectors loop: the answer comes back through its wake-up."""
+    with SocksServer() as socks, ws_server() as srv:
+        install(app_factory, Factory([QNetworkProxy(Kind.Socks5Proxy, "127.0.0.1", socks.port)]))
+        loop = qtws.loop.SelectorsProxy(resolver=known_hosts)
+        config = qtws.Config(proxy="system", ping_interval=None)
+        ws = qtws.WebSocket(f"ws://feed.qtws.test:{srv.port}/", config=config, loop=loop)
+        ws.connect(timeout=5)
+        ws.send("blocking")
+        assert ws.wait_for_next_message(timeout=5) == "blocking"
+        ws.close()
+        assert loop.run_until(lambda: ws.ready_state is qtws.ReadyState.CLOSED, 5)
+        loop.close()
+    assert [r.host for r in socks.requests] == ["feed.qtws.test"]
 
 
 def test_qtnetwork_names_load_on_first_use() -> None:

@@ -140,3 +140,19 @@ def test_relative_redirect_stays_on_the_socket(qtbot: QtBot) -> None:
             thread.join(5)
     assert got == ["over a unix socket ✓"]
     assert ws.url == f"ws+unix://{path}:/new"
+
+
+def test_without_unix_sockets_the_error_says_so(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' CPython has no AF_UNIX: a clear OSError, not an AttributeError from open()."""
+    import errno
+
+    monkeypatch.delattr(socket, "AF_UNIX")
+    ws = qtws.WebSocket("ws+unix:///run/app.sock", config=qtws.Config(ping_interval=None))
+    errors: list[Any] = []
+    ws.error.connect(errors.append)
+    with qtbot.waitSignal(ws.closed, timeout=5000):
+        ws.open()
+    assert isinstance(errors[0], OSError) and errors[0].errno == errno.EAFNOSUPPORT
+    assert "this Python has no unix sockets (ws+unix: /run/app.sock)" in str(errors[0])
