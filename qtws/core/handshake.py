@@ -4,6 +4,9 @@
 server's answer incrementally with h11 and validates it.  h11 treats a 101 answer to a request
 carrying ``Upgrade`` as a protocol switch and keeps the bytes that follow it aside: those are the
 first WebSocket frames and are returned in :attr:`ResponseParser.leftover`.
+
+This module is over 400 lines because building the request, parsing the response and
+validating every header of RFC 6455 4.1 belong to one exchange and share its limits.
 """
 
 from __future__ import annotations

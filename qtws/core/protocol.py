@@ -42,6 +42,9 @@ at least about 1 KiB, so its peak memory stays near twice its size however it is
 The peer's mistakes never raise: they fail the connection (RFC 6455 7.1.7), queue a close frame
 with the right code when one can still be sent, and report :class:`~qtws.core.events
 .ConnectionFailed`.  Only local misuse raises.
+
+This module is over 400 lines (one class) because receiving, sending and closing share
+one state machine: the close and failure rules (RFC 6455 5.5.1, 7.1.7) touch all three.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ How it works
 * Exception barrier: every slot Qt calls catches everything (an exception escaping a slot aborts
   a PyQt6 process).  Callback errors are logged; ``KeyboardInterrupt``/``SystemExit`` end the
   running ``run_until`` calls and are re-raised from them.
+
+This module is over 400 lines because readers, writers, timers, the thread-safe wake-up
+and nested run_until frames share one QTimer and one set of notifiers: split apart, each
+piece would need the others' state.
 """
 
 from __future__ import annotations
