@@ -90,10 +90,17 @@ class HandshakeError(WebSocketError):
 
 
 class InvalidHeader(HandshakeError):
-    """A handshake header is missing or has a wrong value."""
+    """A handshake header is missing or has a wrong value.
+
+    ``value`` is the value received; ``None`` when the header is missing, or when ``msg`` says
+    what is wrong with a value that is not shown (a line too long to print, maybe a secret).
+    """
 
     def __init__(self, name: str, value: str | None = None, msg: str = "") -> None:
-        text = f"missing {name} header" if value is None else f"invalid {name} header: {value!r}"
+        if value is not None:
+            text = f"invalid {name} header: {value!r}"
+        else:
+            text = f"invalid {name} header" if msg else f"missing {name} header"
         super().__init__(text + (f": {msg}" if msg else ""))
         self.name = name
         self.value = value

@@ -559,3 +559,64 @@ def test_a_write_failing_after_the_servers_close_reports_the_servers_code(qtbot:
             ws.open()
     event = blocker.args[0]
     assert (event.code, event.reason) == (1009, "too big")
+
+
+# --------------------------------------------------------------------------- bad handshakes
+def _hostile_upgrade(qtbot: QtBot, answer: bytes, then_wait: bool = True) -> Recorder:
+    """A server answering the upgrade with ``answer`` and then keeping the connection open:
+    with open_timeout far away, the error must come from the answer itself, not the timer."""
+    done = threading.Event()
+
+    def server(c: socket.socket) -> None:
+        c.recv(65536)
+        c.sendall(answer)
+        if then_wait:
+            done.wait(30)
+
+    with RawServer(server) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(open_timeout=60))
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=20000) as blocker:
+            ws.open()
+        done.set()
+    assert rec.names() == ["error", "closed"]
+    assert blocker.args[0].code == 1006 and not blocker.args[0].was_clean
+    return rec
+
+
+def test_an_over_long_location_is_reported_as_too_long(qtbot: QtBot) -> None:
+    """Issue 10.10: a redirect whose Location line passes the line limit is named as such,
+    without its value (here a token), and not followed."""
+    location = "ws://127.0.0.1:9/?token=s3cr3t&pad=" + "x" * 9000
+    answer = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+    exc = _hostile_upgrade(qtbot, answer.encode()).first("error")
+    assert isinstance(exc, qtws.InvalidHeader), exc
+    assert exc.name == "Location"
+    assert "line longer than 8192 bytes" in str(exc)
+    assert "missing" not in str(exc) and "s3cr3t" not in str(exc)
+
+
+def test_a_header_line_without_end_fails_at_the_line_limit(qtbot: QtBot) -> None:
+    """1 MiB of one header line, never ended: the client stops at the line limit, naming the
+    header, instead of buffering up to the header block limit or waiting for open_timeout."""
+    answer = b"HTTP/1.1 101 Switching Protocols\r\nSet-Cookie: " + b"c" * 2**20
+    exc = _hostile_upgrade(qtbot, answer).first("error")
+    assert isinstance(exc, qtws.InvalidHeader), exc
+    assert exc.name == "Set-Cookie" and "ccc" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("answer", "what"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not HTTP"),
+        (b"HTTP/1.1 OK\r\n", "illegal status line"),
+        (b"HTTP/1.1 101 OK\r\n" + b"X-Fill: y\r\n" * 10_000, "headers exceed"),
+        (b"HTTP/1.1 101 OK\r\nX-Secret : s3cr3t\r\n\r\n", "illegal header line"),
+    ],
+)
+def test_a_bad_upgrade_answer_fails_at_once_without_showing_values(
+    qtbot: QtBot, answer: bytes, what: str
+) -> None:
+    exc = _hostile_upgrade(qtbot, answer).first("error")
+    assert type(exc) is qtws.HandshakeError, exc
+    assert what in str(exc) and "s3cr3t" not in str(exc)

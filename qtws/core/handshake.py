@@ -261,6 +261,89 @@ def _comma_tokens(values: list[str]) -> list[str]:
     return [item.lower() for item in _comma_items(values)]
 
 
+# What a status line starts with (RFC 7230 section 3.1.2): version, space, three digits.
+_STATUS_START = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})(?: |$)")
+_NAME_PREFIX = 256  # bytes kept of each line: enough for its header name and status code
+
+
+class _LineScanner:
+    """Checks the lines of the response heads as the bytes arrive, before h11 buffers them.
+
+    h11 only parses a head once its blank line arrived, so on its own an over-long line would
+    be found only at the header block limit (and then without its name), and an answer that is
+    not HTTP only at ``open_timeout``.  This scanner follows the status line and the header
+    lines of each head (the 1xx heads before the final one too) and stops at the end of the
+    last head: what follows is a body or WebSocket frames.  A line longer than the limit fails
+    as soon as the limit is passed; its header is named, its value never shown.
+    """
+
+    def __init__(self, max_line_size: int) -> None:
+        self._limit = max_line_size
+        self._done = False
+        self._status_line = True  # the current line is the first of a head
+        self._at_start = True  # no byte of the current physical line seen yet
+        self._length = 0  # of the current logical line (folded lines included)
+        self._start = b""  # its first _NAME_PREFIX bytes
+        self._cr = False  # the last byte seen of the current physical line is a CR
+        self._final = False  # the status of the current head is not 1xx (or is 101)
+
+    def scan(self, data: bytes) -> None:
+        """Follow ``data``; raises :class:`~qtws.errors.HandshakeError` for a bad line."""
+        pos = 0
+        end = len(data)
+        while not self._done and pos < end:
+            newline = data.find(b"\n", pos)
+            stop = end if newline < 0 else newline
+            if self._at_start:
+                self._at_start = False
+                # RFC 7230 section 3.2.4: a line starting with SP/HT continues the header.
+                folded = not self._status_line and data[pos : pos + 1] in (b" ", b"\t")
+                self._cr = False
+                if not folded:
+                    self._length = 0
+                    self._start = b""
+            self._length += stop - pos
+            if stop > pos:
+                self._cr = data[stop - 1] == 13  # b"\r"
+            if len(self._start) < _NAME_PREFIX:
+                self._start += data[pos : min(stop, pos + _NAME_PREFIX - len(self._start))]
+            if self._status_line and not b"HTTP/".startswith(self._start[:5]):
+                raise HandshakeError("invalid HTTP response: not HTTP")
+            if newline < 0:
+                # The line is at least this long (a CR seen last may end it).
+                if self._length - self._cr > self._limit:
+                    raise self._too_long()
+                return
+            pos = newline + 1
+            self._at_start = True
+            self._line_done()
+
+    def _line_done(self) -> None:
+        length = self._length - self._cr  # the line without its CR LF
+        if length > self._limit:
+            raise self._too_long()
+        if self._status_line:
+            match = _STATUS_START.match(self._start[:length])
+            if match is None:
+                raise HandshakeError("invalid HTTP response: illegal status line")
+            status = int(match.group(1))
+            self._final = status >= 200 or status == 101
+            self._status_line = False
+        elif length == 0:  # the blank line: end of this head
+            self._done = self._final
+            self._status_line = True
+
+    def _too_long(self) -> HandshakeError:
+        limit = self._limit
+        if self._status_line:
+            return HandshakeError(f"status line longer than {limit} bytes")
+        name, colon, _ = self._start.partition(b":")
+        if colon and _TOKEN.fullmatch(name.decode("latin-1")):
+            # The value may be a secret (a cookie, a token) and is huge anyway: not shown.
+            return InvalidHeader(name.decode("latin-1"), None, f"line longer than {limit} bytes")
+        return HandshakeError(f"header line longer than {limit} bytes")
+
+
 class ResponseParser:
     """Incremental parser and validator of the server's answer to the upgrade request.
 
@@ -273,7 +356,9 @@ class ResponseParser:
     * Any final status is :class:`~qtws.errors.InvalidStatus`, raised once the body is complete
       or :data:`BODY_EXCERPT_SIZE` bytes of it arrived (or at :meth:`feed_eof`).
     * The header block may not exceed ``max_header_size`` bytes, nor any single line
-      ``max_line_size`` bytes.
+      ``max_line_size`` bytes (not counting its CRLF; a folded header counts as one line).
+      Lines are checked as they arrive: an answer that is not HTTP, a bad status line or an
+      over-long line fails at once, naming the header but never showing its value.
     * If ``extensions`` (the names offered) is given, an extension the server chose that was not
       offered, or chose twice, is a :class:`~qtws.errors.NegotiationError`; with ``None`` the
       caller checks the names itself.
@@ -299,6 +384,7 @@ class ResponseParser:
         self._eof = False
         self._status: h11.Response | None = None
         self._body = bytearray()
+        self._lines = _LineScanner(max_line_size)
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         # h11 must see the request to know that a 101 switches protocols (and that the answer
         # is to a GET); the bytes it produces are discarded, build_request() makes the real ones.
@@ -319,7 +405,13 @@ class ResponseParser:
             raise RuntimeError("the handshake response was already parsed or rejected")
         if not data:  # h11 would take b"" for the end of the stream
             return None
-        self._conn.receive_data(bytes(data))
+        data = bytes(data)
+        try:
+            self._lines.scan(data)
+        except HandshakeError:
+            self._done = True
+            raise
+        self._conn.receive_data(data)
         return self._process()
 
     def feed_eof(self) -> None:
@@ -357,12 +449,13 @@ class ResponseParser:
                 elif self._eof:
                     msg = "connection closed before the handshake response was complete"
                 else:
-                    msg = f"invalid HTTP response: {exc}"
+                    # h11's text ends with the offending bytes (a header value, maybe a
+                    # secret): keep only what it says is wrong.
+                    msg = f"invalid HTTP response: {str(exc).partition(':')[0]}"
                 raise HandshakeError(msg) from None
             if event is h11.NEED_DATA:
                 return None
             if isinstance(event, h11.InformationalResponse):
-                self._check_lines(event)
                 if event.status_code == 101:
                     response = self._accept(event)
                     self._done = True
@@ -370,7 +463,6 @@ class ResponseParser:
                     return response
                 continue  # RFC 7231 section 6.2: skip unexpected 1xx answers
             if isinstance(event, h11.Response):
-                self._check_lines(event)
                 self._status = event
             elif isinstance(event, h11.Data):
                 self._body += event.data[: BODY_EXCERPT_SIZE - len(self._body)]
@@ -387,16 +479,6 @@ class ResponseParser:
             bytes(self._body),
             self._status.reason.decode("latin-1"),
         )
-
-    def _check_lines(self, event: h11.InformationalResponse | h11.Response) -> None:
-        limit = self._max_line_size
-        if len(event.reason) + 13 > limit:  # "HTTP/1.1 NNN " + reason
-            raise HandshakeError(f"status line longer than {limit} bytes")
-        for name, value in event.headers.raw_items():
-            if len(name) + len(value) + 2 > limit:  # "name: value"
-                raise InvalidHeader(
-                    name.decode("latin-1"), None, f"header line longer than {limit} bytes"
-                )
 
     def _accept(self, event: h11.InformationalResponse) -> HandshakeResponse:
         headers = _decode_headers(event)

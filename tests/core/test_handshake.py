@@ -559,6 +559,137 @@ def test_status_line_too_long() -> None:
         parser(max_line_size=50).feed(response(status="101 " + "x" * 40))
 
 
+SECRET = "s3cr3t-t0ken"
+
+
+def feed_until_error(p: ResponseParser, data: bytes, step: int) -> tuple[HandshakeError, int]:
+    """Feed ``data`` in ``step``-byte pieces until the parser raises; (error, bytes fed)."""
+    for i in range(0, len(data), step):
+        try:
+            p.feed(data[i : i + step])
+        except HandshakeError as exc:
+            return exc, i + step
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096, 1 << 20])
+def test_an_over_long_location_says_so_and_hides_its_value(step: int) -> None:
+    """Issue 10.10: never "missing Location header"; the header named, the limit given, the
+    value (maybe a secret) not shown."""
+    location = f"ws://other.example/?token={SECRET}&pad=" + "x" * 9000
+    data = response(f"Location: {location}", "Content-Length: 0", status="302 Found")
+    exc, _ = feed_until_error(parser(), data, step)
+    assert isinstance(exc, InvalidHeader) and exc.name == "Location" and exc.value is None
+    assert str(exc) == "invalid Location header: line longer than 8192 bytes"
+    assert "missing" not in str(exc) and SECRET not in str(exc)
+
+
+def test_a_line_longer_than_the_header_block_fails_at_the_line_limit() -> None:
+    """A 1 MiB header line fails once the line limit is passed, naming its header: not at the
+    header block limit, not without a name."""
+    data = response("Upgrade: websocket", "Set-Cookie: " + "c" * 2**20)
+    p = parser(max_line_size=1000)
+    exc, fed = feed_until_error(p, data, 100)
+    assert isinstance(exc, InvalidHeader) and exc.name == "Set-Cookie"
+    assert fed < 1000 + 200
+    with pytest.raises(RuntimeError):
+        p.feed(b"x")
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\n"])
+def test_line_limit_counts_the_line_without_its_ending(mode: str, ending: str) -> None:
+    line = "X-Long: " + "v" * 92  # 100 bytes
+    data = ending.join(["HTTP/1.1 101 OK", *OK_HEADERS, line, "", ""]).encode()
+    assert feed_all(data, mode, max_line_size=100)[1] is not None
+    with pytest.raises(InvalidHeader, match="invalid X-Long header: line longer than 99 bytes"):
+        feed_all(data, mode, max_line_size=99)
+
+
+def test_a_folded_header_counts_as_one_line(mode: str) -> None:
+    """obs-fold (RFC 7230 section 3.2.4): continuation lines add up to one header line."""
+    data = response(*OK_HEADERS, "X-Folded: " + "a" * 60, " " + "b" * 60, "\t" + "c" * 60)
+    exc_info = pytest.raises(InvalidHeader, match="invalid X-Folded header: line longer than 150")
+    with exc_info:
+        feed_all(data, mode, max_line_size=150)
+    assert feed_all(data, mode, max_line_size=250)[1] is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ": " + "v" * 200,  # no name
+        "x" * 200,  # no colon
+        "Bad Name: " + "v" * 200,  # not a token
+        "N" * 300 + ": v",  # a name longer than the bytes kept of a line
+    ],
+)
+def test_an_over_long_line_without_a_header_name(line: str) -> None:
+    with pytest.raises(HandshakeError, match=r"^header line longer than 100 bytes$") as info:
+        parser(max_line_size=100).feed(response(*OK_HEADERS, line))
+    assert type(info.value) is HandshakeError
+
+
+def test_an_over_long_status_line_fails_before_its_end() -> None:
+    p = parser(max_line_size=100)
+    with pytest.raises(HandshakeError, match=r"^status line longer than 100 bytes$"):
+        p.feed(b"HTTP/1.1 101 " + b"x" * 100)  # no CRLF yet
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not HTTP"),
+        (b"\x16\x03\x01", "not HTTP"),  # a TLS server on a ws:// port
+        (b"HTTP/1.1 abc OK\r\n", "illegal status line"),
+        (b"HTTP/1.1 1011\r\n", "illegal status line"),
+        (b"HTTP/1.1\r\n", "illegal status line"),
+        (b"\r\n", "not HTTP"),
+        (b"\n", "illegal status line"),
+    ],
+)
+def test_not_http_fails_without_waiting_for_the_blank_line(data: bytes, what: str) -> None:
+    with pytest.raises(HandshakeError, match=f"^invalid HTTP response: {what}$"):
+        parser().feed(data)
+
+
+@pytest.mark.parametrize("status", ["101", "101 Switching Protocols", "101  ", "200 OK"])
+def test_status_lines_with_and_without_reason(status: str) -> None:
+    headers = OK_HEADERS if status.startswith("101") else ("Content-Length: 0",)
+    data = f"HTTP/1.1 {status}\r\n".encode() + response(*headers).partition(b"\r\n")[2]
+    if status.startswith("101"):
+        assert parser().feed(data) is not None
+    else:
+        with pytest.raises(InvalidStatus):
+            parser().feed(data)
+
+
+def test_interim_heads_are_checked_and_a_body_is_not(mode: str) -> None:
+    """Every head is checked (a 103 before the final one too); the body after the final head
+    is not made of header lines."""
+    long_line = "Link: <" + "l" * 200 + ">"
+    early = response(long_line, status="103 Early Hints")
+    with pytest.raises(InvalidHeader, match="invalid Link header"):
+        feed_all(early + response(*OK_HEADERS), mode, max_line_size=100)
+    body = b"b" * 3000  # one "line" of 3000 bytes
+    data = response("Content-Length: 3000", status="403 Forbidden", body=body)
+    with pytest.raises(InvalidStatus) as info:
+        feed_all(data, mode, max_line_size=100)
+    assert info.value.body == body
+    ok = response(*OK_HEADERS) + b"\x81\x7e\x0b\xb8" + b"f" * 3000  # frames are not lines
+    p, result = feed_all(ok, "whole", max_line_size=100)
+    assert result is not None and len(p.leftover) == 3004
+
+
+@pytest.mark.parametrize(
+    "line",
+    [f"X-Secret : {SECRET}", f"X-Secret: {SECRET}\x00", f"Content-Length: {SECRET}"],
+)
+def test_h11_errors_never_show_header_bytes(line: str) -> None:
+    with pytest.raises(HandshakeError, match=r"^invalid HTTP response: ") as info:
+        parser().feed(response(line, status="403 Forbidden"))
+    assert SECRET not in str(info.value)
+
+
 def test_no_feeding_after_the_end() -> None:
     p = parser()
     assert p.feed(response(*OK_HEADERS)) is not None
