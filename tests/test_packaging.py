@@ -9,6 +9,7 @@ so the test leaves nothing behind in the clone and needs only the ``setuptools``
 from __future__ import annotations
 
 import email.parser
+import re
 import shutil
 import subprocess
 import sys
@@ -60,8 +61,6 @@ def test_the_wheel_carries_the_license_and_metadata(wheel: zipfile.ZipFile) -> N
     licence = [n for n in wheel.namelist() if n.endswith("dist-info/licenses/LICENSE")]
     assert licence and wheel.read(licence[0]) == (ROOT / "LICENSE").read_bytes()
     assert b"MIT License" in (ROOT / "LICENSE").read_bytes()
-    urls = dict(value.split(", ", 1) for value in meta.get_all("Project-URL") or [])
-    assert {"Homepage", "Documentation", "Source", "Issues", "Changelog"} <= set(urls)
     requires = meta.get_all("Requires-Dist") or []
     # The tests rely on websockets 17 behaviour (issue 17.11): the pin must say so.
     assert any(r.startswith("websockets>=17") and 'extra == "test"' in r for r in requires)
@@ -83,3 +82,26 @@ def test_mypy_sees_the_installed_qtws_from_outside_the_repository(tmp_path: Path
     assert 'app.py:3: error: Incompatible types in assignment (expression has type "Config"' in (
         out.stdout
     )
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^#)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"README has no '### {title}' section"
+    return match.group(1)
+
+
+def test_the_project_urls_are_the_readmes_and_no_placeholders(wheel: zipfile.ZipFile) -> None:
+    # qtws has no public home yet: the metadata must not invent one (PyPI shows these links),
+    # and the README says where the source, docs, changelog and issues are instead.  When a
+    # public home exists, the same URLs go into [project.urls] and README's "Project links".
+    urls = dict(value.split(", ", 1) for value in _metadata(wheel).get_all("Project-URL") or [])
+    section = _readme_section("Project links")
+    assert set(urls.values()) == set(re.findall(r"https?://[^\s)>`]+", section))
+    if urls:
+        assert {"Homepage", "Source", "Documentation", "Issues", "Changelog"} <= set(urls)
+    else:
+        assert "no public home yet" in section
+        for where in ("docs/", "python3 .ci/dev.py docs", "CHANGELOG.md"):
+            assert where in section
+        assert (ROOT / "CHANGELOG.md").is_file() and (ROOT / "docs" / "index.rst").is_file()
