@@ -56,7 +56,7 @@ class BlockingAPI:
     _last_error: BaseException | None
     _close_event: CloseEvent | None
     _inbox: collections.deque[str | bytes]
-    _inbox_bytes: int
+    _inbox_size: list[int]  # [payload bytes in _inbox]: no attribute set per message
     _config: Config
     _waiting: int
 
@@ -180,12 +180,13 @@ class BlockingAPI:
     def _take_message(self) -> str | bytes:
         """Pop the oldest buffered message; resume reading once the inbox is half drained."""
         msg = self._inbox.popleft()
-        self._inbox_bytes -= len(msg)
+        size = self._inbox_size
+        size[0] -= len(msg)
         conn = self._conn
         if (
             conn is not None
             and len(self._inbox) < _INBOX_HIGH_WATER // 2
-            and self._inbox_bytes < self._config.queue_budget // 2
+            and size[0] < self._config.queue_budget // 2
         ):
             conn.resume_reading()
         return msg

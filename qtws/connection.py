@@ -43,6 +43,7 @@ import logging
 import os
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -52,7 +53,6 @@ from .cookies import cookie_header, store_cookies
 from .core import (
     BinaryMessage,
     ClientConnection,
-    CloseReceived,
     ConnectionFailed,
     Event,
     HandshakeComplete,
@@ -71,9 +71,11 @@ from .loop.base import EventLoopProxy, Handle
 from .proxy import ProxySpec, SystemLookup, proxy_for
 from .writequeue import WriteQueue
 
-__all__ = ["Connection", "Observer", "Sink"]
+__all__ = ["Connection", "Observer", "Sink", "dispatching"]
 
 _log = logging.getLogger("qtws")
+# Per thread: how many connections are handing events to their sinks (nested loops nest).
+_thread_state = threading.local()
 
 _READ_SIZE = 64 * 1024
 # Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
@@ -95,6 +97,12 @@ _DISPATCH_BUDGET = 0.004
 _BACKLOG_LIMIT = 20_000
 # Request headers dropped when a redirect leads to another scheme, host or port.
 _CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+def dispatching() -> bool:
+    """True while a connection of this thread hands events to its sink, i.e. while one of the
+    application's slots or callbacks for them runs (a blocking call there would deadlock)."""
+    return getattr(_thread_state, "depth", 0) > 0
 
 
 class Sink(Protocol):
@@ -148,6 +156,12 @@ class Connection:
         self._accepted = accepted if accepted is not None else {}
         self.config = config
         self._sink = sink
+        # Optional (a sink may offer only on_message): the message report for one dispatch
+        # slice, None when nothing is to be done per message (only batches are wanted).
+        self._receiver: Callable[[], Callable[[str | bytes], None] | None] | None = getattr(
+            sink, "receiver", None
+        )
+        self.messages_in = 0  # messages handed to the sink
         self._observer: Observer | None = None
         self.mask_source = mask_source
         self.uri = url if isinstance(url, WebSocketURI) else parse_uri(url)
@@ -714,10 +728,14 @@ class Connection:
         if self._dispatch_depth:
             return  # inside a slot of an outer dispatch, which goes on when the slot returns
         self._dispatch_depth += 1
+        state = _thread_state
+        depth = getattr(state, "depth", 0)
+        state.depth = depth + 1  # once per slice, not per message (see dispatching())
         try:
             self._dispatch_events(events, proto)
             self._flush_batch()
         finally:
+            state.depth = depth
             self._dispatch_depth -= 1
         if self._finished or self._sliced or events or proto is not self._proto:
             return
@@ -750,7 +768,8 @@ class Connection:
         deadline = self.loop.time() + _DISPATCH_BUDGET
         count = 0
         batch = self._batch
-        on_message = self._sink.on_message
+        receiver = self._receiver
+        on_message = receiver() if receiver is not None else self._sink.on_message
         popleft = events.popleft
         while events:
             if self._finished or proto is not self._proto:
@@ -760,33 +779,17 @@ class Connection:
             cls = type(event)
             if cls is TextMessage or cls is BinaryMessage:
                 data = event.data  # type: ignore[union-attr]
+                self.messages_in += 1
                 if batch is not None:
                     batch.append(data)
-                on_message(data)
-            elif isinstance(event, Ping):
-                self._flush_proto()
-                self._sink.on_ping(event.payload)
-            elif isinstance(event, Pong):
-                self._on_pong(event.payload)
-            elif isinstance(event, HandshakeComplete):
-                self._keep_cookies(event.headers)
-                self._handshake_done = True
-                self._cancel_timer("open")
-                self.subprotocol = event.subprotocol
-                self.extensions = event.extensions
-                self._keepalive.start()
-                self._sink.on_open(event.subprotocol, event.extensions)
-            elif isinstance(event, Redirect):
-                self._keep_cookies(event.headers)
-                events.clear()
-                self._follow_redirect(event)
-                return
-            elif isinstance(event, CloseReceived):
-                pass  # the echo is queued by the core; the outcome is read at the end
-            elif isinstance(event, ConnectionFailed) and not isinstance(
-                event.exc, ConnectionClosed
-            ):
-                self._last_error = event.exc
+                if on_message is not None:
+                    on_message(data)
+            else:
+                if not self._dispatch_other(event, events):
+                    return
+                if receiver is not None:
+                    # Its slots may have changed where messages go: ask again.
+                    on_message = receiver()
             count += 1
             if events and not count & 63 and self.loop.time() > deadline:
                 self._sliced = True
@@ -794,6 +797,32 @@ class Connection:
                 self._schedule_dispatch()
                 return
         self._sliced = False
+
+    def _dispatch_other(self, event: Event, events: collections.deque[Event]) -> bool:
+        """Hand one event other than a message to the sink (see :meth:`_dispatch_events`);
+        False when the dispatch must stop (a redirect replaced the connection)."""
+        if isinstance(event, Ping):
+            self._flush_proto()
+            self._sink.on_ping(event.payload)
+        elif isinstance(event, Pong):
+            self._on_pong(event.payload)
+        elif isinstance(event, HandshakeComplete):
+            self._keep_cookies(event.headers)
+            self._handshake_done = True
+            self._cancel_timer("open")
+            self.subprotocol = event.subprotocol
+            self.extensions = event.extensions
+            self._keepalive.start()
+            self._sink.on_open(event.subprotocol, event.extensions)
+        elif isinstance(event, Redirect):
+            self._keep_cookies(event.headers)
+            events.clear()
+            self._follow_redirect(event)
+            return False
+        elif isinstance(event, ConnectionFailed) and not isinstance(event.exc, ConnectionClosed):
+            self._last_error = event.exc
+        # CloseReceived: the echo is queued by the core; the outcome is read at the end.
+        return True
 
     def _flush_batch(self) -> None:
         """Hand the slice's messages to the sink as one batch (a fresh list each time)."""

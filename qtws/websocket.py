@@ -56,7 +56,7 @@ from .aio import AsyncAPI
 from .blocking import _INBOX_HIGH_WATER, BlockingAPI
 from .certificates import UntrustedCertificate
 from .config import Config
-from .connection import Connection, Observer
+from .connection import Connection, Observer, dispatching
 from .core import State, WebSocketURI, parse_uri
 from .errors import BufferFull, InvalidState
 from .loop.base import EventLoopProxy
@@ -79,6 +79,10 @@ _COUNTED_SIGNALS = (
     "drained",
     "certificate_error",
 )
+
+
+# Attributes that decide where a received message goes (mirrored in WebSocket._route).
+_ROUTING = frozenset(("onmessage", "onbatch", "_waiting", "_aio_reader"))
 # Spellings from other libraries (websocket-client) that would silently do nothing here.
 _FOREIGN_CALLBACKS = {
     "on_open": "onopen",
@@ -117,43 +121,73 @@ class _Sink:
             ws._report_open(subprotocol, extensions)
 
     def on_message(self, data: str | bytes) -> None:
-        """A complete message: the hottest path, so the report is inlined here (one call per
-        message from the driver) and the emission in it."""
-        ws = self._ws()
+        """A complete message (the driver's fallback; it calls :meth:`receiver` instead)."""
+        deliver = self.receiver()
+        if deliver is not None:
+            deliver(data)
+
+    def receiver(self) -> Callable[[str | bytes], None] | None:
+        """The report of one message, for the messages of one dispatch slice (``None``: only
+        batch listeners, nothing to do per message).  The hottest path, so what the slice's
+        messages share is looked up once here (the listener counts, the routing list, the
+        thread's dispatch depth) and each message costs only what may change between two of
+        them (a slot may connect, disconnect, set ``onmessage``, close or delete the object).
+        The driver asks again after any other event, whose slots may change more."""
+        ref = self._ws
+        ws = ref()
         if ws is None:
-            return
-        ws._counts["mi"] += 1
+            return None
         n = ws._listeners
-        callback = ws.onmessage
-        text = isinstance(data, str)
-        typed = n["text_message"] if text else n["binary_message"]
-        per_message = callback or typed or n["message"]
-        # Buffered for the blocking API while it waits, for recv() once it was used, and
-        # whenever no slot or callback will see this message (so nothing is dropped unseen).
-        reader = ws._waiting or ws._aio_reader
-        if reader or not per_message:
-            if not per_message and not reader and (n["batch_received"] or ws.onbatch):
-                return  # only batch listeners: the driver hands the slice over when it ends
-            ws._buffer_message(data)
-        if is_deleted(ws):
-            ws._emit("message")  # handles the deleted object (closes politely)
-            return
-        depth = getattr(_tls, "depth", 0)
-        _tls.depth = depth + 1
-        try:
-            if n["message"]:
-                ws.message.emit(data)
-            if callback is not None:
-                try:
-                    callback(data)
-                except Exception:
-                    _log.exception("exception in a qtws callback %r", callback)
-            # A slot may have deleted the object (its signals are gone then), or connected
-            # or disconnected the typed signal's slots: read the count again.
-            if (n["text_message"] if text else n["binary_message"]) and not is_deleted(ws):
-                (ws.text_message if text else ws.binary_message).emit(data)
-        finally:
-            _tls.depth = depth
+        route = ws._route
+        callback, reader, onbatch = route
+        per_message = reader or callback or n["message"] or n["text_message"] or n["binary_message"]
+        if not per_message and (n["batch_received"] or onbatch):
+            # Only batch listeners, so no code of the application runs between two messages
+            # (the driver asks again after any other event): nothing to do per message.
+            return None
+
+        def deliver(data: str | bytes) -> None:
+            ws = ref()
+            if ws is None:
+                return
+            callback, reader, onbatch = route
+            every = n["message"]
+            text = type(data) is str
+            per_message = callback or every or (n["text_message"] if text else n["binary_message"])
+            # Buffered for the blocking API while it waits, for recv() once it was used, and
+            # whenever no slot or callback will see this message (so nothing is dropped unseen).
+            if reader or not per_message:
+                if not per_message and not reader and (n["batch_received"] or onbatch):
+                    return  # only batch listeners: the driver hands the slice over when it ends
+                ws._buffer_message(data)
+                if not per_message:
+                    if is_deleted(ws):
+                        ws._emit("message")  # handles the deleted object (closes politely)
+                    return
+            if not every and is_deleted(ws):
+                ws._emit("message")  # handles the deleted object (closes politely)
+                return
+            # The driver marks the slice as a dispatch (see connection.dispatching()), so
+            # a blocking call in a slot raises; a deleted object's signals raise RuntimeError
+            # (cheaper than asking is_deleted() before each emission).
+            try:
+                if every:
+                    ws.message.emit(data)
+                if callback is not None:
+                    try:
+                        callback(data)
+                    except Exception:
+                        _log.exception("exception in a qtws callback %r", callback)
+                # A slot may have connected or disconnected the typed signal's slots: read
+                # the count again.
+                if n["text_message"] if text else n["binary_message"]:
+                    (ws.text_message if text else ws.binary_message).emit(data)
+            except RuntimeError:
+                if not is_deleted(ws):
+                    raise
+                ws._emit("message")  # handles the deleted object (closes politely)
+
+        return deliver
 
     def on_batch(self, messages: list[str | bytes]) -> None:
         ws = self._ws()
@@ -274,14 +308,18 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
     certificate_error = Signal(object)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # A Python __setattr__ makes every attribute assignment on the WebSocket ~0.4 us
+        # slower, so the per-message paths assign none (counters live in dicts and lists).
         if name in _FOREIGN_CALLBACKS:
             raise AttributeError(
                 f"qtws.WebSocket has no {name!r}: use ws.{_FOREIGN_CALLBACKS[name]} = callback "
                 f"(browser style, called with the event's arguments only) or the signals"
             )
         super().__setattr__(name, value)
-        if name == "onbatch":
-            self._update_progress_reports()
+        if name in _ROUTING:
+            self._update_route()
+            if name == "onbatch":
+                self._update_progress_reports()
 
     def __init__(
         self,
@@ -292,6 +330,9 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         loop: EventLoopProxy | None = None,
     ) -> None:
         super().__init__(parent)
+        # (onmessage, whether a blocking call or recv() takes every message, onbatch): read
+        # once per received message, so kept up to date by __setattr__ instead of looked up.
+        self._route: list[Any] = [None, False, None]
         # Connections to the message signals, kept by connectNotify/disconnectNotify so the
         # per-message path neither emits to nobody nor asks Qt for receivers().
         self._listeners = dict.fromkeys(_COUNTED_SIGNALS, 0)
@@ -323,7 +364,9 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         self._waiting = 0  # depth of blocking calls running the loop for messages
         self._user_closed = False
         self._close_requested = False  # close() called from another thread, not yet run
-        self._inbox_bytes = 0  # payload bytes in _inbox (the byte budget)
+        # [payload bytes in _inbox] (the byte budget): a list, so that counting assigns no
+        # attribute (see __setattr__).
+        self._inbox_size = [0]
         self._retry = Reconnector(self._loop, config.reconnect)
         self._accepted: dict[str, set[str]] = {}  # certificates accepted in this open()
         self._close_event: CloseEvent | None = None
@@ -335,6 +378,11 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         self._observer: Observer | None = None  # qtws.traffic, while attached
 
     # ------------------------------------------------------------------ properties
+    @property
+    def _inbox_bytes(self) -> int:
+        """Payload bytes of the messages in the inbox."""
+        return self._inbox_size[0]
+
     @property
     def ready_state(self) -> ReadyState:
         """CONNECTING, OPEN, CLOSING or CLOSED."""
@@ -381,11 +429,12 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         """A snapshot of the message/byte counters."""
         c = self._counts
         conn = self._conn
-        bi, bo = c["bi"], c["bo"]
+        mi, bi, bo = c["mi"], c["bi"], c["bo"]
         if conn is not None and not conn.finished:
+            mi += conn.messages_in
             bi += conn.bytes_in
             bo += conn.bytes_out
-        return Stats(c["mi"], c["mo"], bi, bo, c["rc"], c["un"])
+        return Stats(mi, c["mo"], bi, bo, c["rc"], c["un"])
 
     # ------------------------------------------------------------------ actions
     def open(self) -> None:
@@ -531,12 +580,13 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
     def _buffer_message(self, data: str | bytes) -> None:
         """Keep a message for the blocking API (or because nobody listens)."""
         self._inbox.append(data)
-        self._inbox_bytes += len(data)
+        size = self._inbox_size
+        size[0] += len(data)
         if self._aio_waiters:
             self._aio_notify()  # wakes recv()
         conn = self._conn
         if conn is not None and (
-            len(self._inbox) >= _INBOX_HIGH_WATER or self._inbox_bytes >= self._config.queue_budget
+            len(self._inbox) >= _INBOX_HIGH_WATER or size[0] >= self._config.queue_budget
         ):
             # Nobody reads: stop reading the socket (TCP pushes back on the server)
             # rather than buffer without bound; the blocking reads resume it.
@@ -565,6 +615,7 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         conn = self._conn
         unsent: list[str | bytes] = []
         if conn is not None:
+            self._counts["mi"] += conn.messages_in
             self._counts["bi"] += conn.bytes_in
             self._counts["bo"] += conn.bytes_out
             unsent = conn.unsent
@@ -690,7 +741,7 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         self._retry.reset()
         self._accepted = {}
         self._inbox.clear()
-        self._inbox_bytes = 0
+        self._inbox_size[0] = 0
 
     def _emit(self, name: str, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Emit signal ``name(*args)``, then ``callback(*args)``; False if the object was deleted
@@ -730,6 +781,15 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         if self._listeners.get(name, 0) > 0:
             self._listeners[name] -= 1
             self._update_progress_reports()
+
+    def _update_route(self) -> None:
+        route = self.__dict__.get("_route")
+        if route is not None:  # set first thing in __init__
+            route[:] = (
+                self.onmessage,
+                bool(getattr(self, "_waiting", 0) or getattr(self, "_aio_reader", False)),
+                self.onbatch,
+            )
 
     def _set_observer(self, observer: Observer | None) -> None:
         """Report this WebSocket's traffic to ``observer`` (used by :mod:`qtws.traffic`),
@@ -799,8 +859,14 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
             )
 
     def _check_blocking(self, what: str) -> None:
+        if (
+            threading.get_ident() == self._thread
+            and not getattr(_tls, "depth", 0)
+            and not dispatching()
+        ):
+            return  # the common case, once per blocking call (per message of a script)
         self._check_thread(what)
-        if getattr(_tls, "depth", 0) > 0:
+        if getattr(_tls, "depth", 0) > 0 or dispatching():
             raise InvalidState(
                 f"{what}() would block inside a qtws signal handler or callback; "
                 "use the signals instead"
