@@ -2,7 +2,8 @@
 
 An embedded server and two windows, alice and bob, rendered offscreen. They chat through the
 server by typing into their input lines; the server is then stopped and started again while
-alice types, to show the reconnect and the outbox; the transcript goes to stdout and alice's
+alice types, to show the reconnect and the outbox; alice then sends bob a picture (paced
+chunks, progress bar, a thumbnail on both sides); the transcript goes to stdout and alice's
 window and its traffic inspector (View → Traffic) are saved as PNGs. Each step waits for its
 result with a deadline, so a broken build fails with a message naming the step instead of
 hanging.
@@ -16,12 +17,23 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtCore import QEventLoop, Qt, QTimer
-from PyQt6.QtTest import QTest
-from PyQt6.QtWidgets import QApplication
-
 import qtws
 
+from .qt import (
+    QApplication,
+    QBuffer,
+    QByteArray,
+    QColor,
+    QEventLoop,
+    QFont,
+    QImage,
+    QIODevice,
+    QPainter,
+    QPointF,
+    Qt,
+    QTest,
+    QTimer,
+)
 from .server import ChatServer
 from .window import DEFAULT_SIZE, ChatLine, ChatWindow
 
@@ -68,9 +80,35 @@ def wait_until(predicate: Callable[[], bool], what: str, deadline: float) -> Non
 
 def type_line(window: ChatWindow, text: str) -> None:
     """Type ``text`` into the window's input line and press Enter, like a person would."""
-    # PyQt6's stubs declare these static methods as instance methods.
+    # The stubs declare these static methods as instance methods.
     QTest.keyClicks(window.input, text)  # type: ignore[call-arg, arg-type]
     QTest.keyClick(window.input, Qt.Key.Key_Return)  # type: ignore[call-overload]
+
+
+def picture(width: int = 640, height: int = 360) -> bytes:
+    """A PNG to send, drawn here: a gradient with film grain (so it weighs some 600 KB and
+    the progress bar has steps to show) and a caption."""
+    import numpy as np
+
+    rng = np.random.default_rng(14)
+    t = np.linspace(0.0, 1.0, height)[:, None, None]
+    base = np.array([30, 64, 175]) + t * np.array([30, 100, 60])  # blue to teal, top to bottom
+    grain = rng.integers(-14, 15, size=(height, width, 3))
+    pixels = np.ascontiguousarray(np.clip(base + grain, 0, 255).astype(np.uint8))
+    image = QImage(pixels.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    painter = QPainter(image)
+    painter.setPen(QColor("#f8fafc"))
+    font = QFont()
+    font.setPixelSize(height // 5)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(QPointF(width * 0.08, height * 0.6), "qtws ✓")
+    painter.end()
+    buf = QByteArray()
+    device = QBuffer(buf)
+    device.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(device, "PNG")
+    return bytes(buf.data())
 
 
 def run_scripted_session(
@@ -139,6 +177,17 @@ def run_scripted_session(
             "bob's message after the reconnect",
             deadline,
         )
+        data = picture()
+        out(f"[demo] alice sends bob a picture ({len(data):,} bytes, paced chunks) …")
+        steps: list[int] = []
+        alice.transfer_row.bar.valueChanged.connect(steps.append)
+        alice.send_data("qtws.png", data)
+        wait_until(
+            lambda: [f.data for f in bob.files] == [data] and len(alice.files) == 1,
+            "the picture reaching bob",
+            deadline,
+        )
+        out(f"[demo] progress bar: {' '.join(map(str, steps))}")
         alice.ws.ping(b"rtt")
         wait_until(lambda: alice.ws.latency is not None, "a round-trip time", deadline)
         wait_until(lambda: alice.rtt_label.text() != "RTT —", "the RTT display", deadline)

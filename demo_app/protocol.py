@@ -4,6 +4,9 @@ Client to server::
 
     {"type": "join", "nick": "alice"}         # first message; again after every reconnect
     {"type": "message", "text": "hello"}      # say something to everyone
+    {"type": "file", "id": 7, "name": "cat.png", "size": 3145728}   # a file follows ...
+    <binary: 4-byte big-endian id, then up to 64 KiB of the file>   # ... in chunks ...
+    {"type": "file_end", "id": 7}             # ... complete (or "file_cancel": abandoned)
 
 Server to clients::
 
@@ -12,6 +15,10 @@ Server to clients::
     {"type": "left", "nick": "bob"}                         # someone went away
     {"type": "message", "nick": "alice", "text": "hello",   # a chat line, to everyone
      "time": "2024-05-01T12:00:00+00:00", "id": "9f2c1a:7"} #   (sender too)
+    {"type": "file", "id": 3, "nick": "alice", "name": "cat.png", "size": 3145728}
+    <binary: 4-byte id, chunk>   {"type": "file_end", "id": 3}   # relayed to the others
+    {"type": "file_cancel", "id": 3, "reason": "alice cancelled"}
+    {"type": "file_refused", "id": 7, "reason": "over 20 MiB"}   # to the sender only
 
 Rules:
 
@@ -25,6 +32,15 @@ Rules:
 - The client also talks to a plain echo server (``--url``): its own ``join`` and
   ``message`` objects come back without a ``nick`` and are shown as echoes, and text
   that is not JSON at all is shown as is.
+- Files: a client announces a file with its own ``id`` (0 to 2**32 - 1, one per file it is
+  sending), sends the bytes as binary messages that start with that id (4 bytes, big
+  endian; at most :data:`MAX_CHUNK` bytes of the file each), then ``file_end`` or
+  ``file_cancel``.  Several files may be in flight at once; the chunks of each arrive in
+  order.  The server relays them to every other joined client under an id of its own, with
+  the sender's nick; a file over :data:`MAX_FILE` (20 MiB), more bytes than announced, a
+  chunk of an unknown id or more than :data:`MAX_TRANSFERS` files in flight are refused
+  (``file_refused`` to the sender, ``file_cancel`` to the others).  A sender that leaves
+  cancels its files.  Files are not kept in the history.
 - Text that looks like JSON but does not parse, or an object that breaks these rules,
   is reported as an error line; it never stops the app.
 
@@ -34,12 +50,18 @@ This module is pure standard library: both the server and the window use it.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 MAX_NICK = 32
 MAX_TEXT = 4000
+MAX_FILE = 20 * 2**20  # bytes: the largest file the server relays
+MAX_CHUNK = 64 * 2**10  # bytes of a file per binary message
+MAX_TRANSFERS = 4  # files one client may have in flight at once
+MAX_FILE_NAME = 255
+_ID = struct.Struct(">I")
 
 
 @dataclass(frozen=True)
@@ -102,7 +124,43 @@ class Invalid:
     raw: str
 
 
-ServerEvent = Presence | Joined | Left | Chat | EchoedJoin | EchoedMessage | PlainText | Invalid
+@dataclass(frozen=True)
+class FileOffer:
+    """``nick`` starts sending the file ``name`` of ``size`` bytes as transfer ``id``."""
+
+    id: int
+    nick: str
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FileEnd:
+    """Transfer ``id`` is complete."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class FileCancel:
+    """Transfer ``id`` was abandoned (``reason`` says why)."""
+
+    id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileRefused:
+    """The server refused our own transfer ``id``."""
+
+    id: int
+    reason: str
+
+
+ServerEvent = (
+    Presence | Joined | Left | Chat | EchoedJoin | EchoedMessage | PlainText | FileOffer
+    | FileEnd | FileCancel | FileRefused | Invalid
+)  # fmt: skip
 
 
 def clean_nick(nick: str) -> str:
@@ -131,6 +189,54 @@ def encode_join(nick: str) -> str:
 def encode_say(text: str) -> str:
     """``{"type": "message", "text": ...}``."""
     return _dump({"type": "message", "text": text})
+
+
+def encode_file(id: int, name: str, size: int, nick: str | None = None) -> str:
+    """``{"type": "file", "id": ..., "name": ..., "size": ...}`` (the server adds ``nick``)."""
+    obj: dict[str, Any] = {"type": "file", "id": id, "name": name, "size": size}
+    if nick is not None:
+        obj["nick"] = nick
+    return _dump(obj)
+
+
+def encode_file_end(id: int) -> str:
+    """``{"type": "file_end", "id": ...}``."""
+    return _dump({"type": "file_end", "id": id})
+
+
+def encode_file_cancel(id: int, reason: str = "") -> str:
+    """``{"type": "file_cancel", "id": ..., "reason": ...}``."""
+    return _dump({"type": "file_cancel", "id": id, "reason": reason})
+
+
+def encode_file_refused(id: int, reason: str) -> str:
+    """``{"type": "file_refused", "id": ..., "reason": ...}`` (server to the sender)."""
+    return _dump({"type": "file_refused", "id": id, "reason": reason})
+
+
+def encode_chunk(id: int, data: bytes | memoryview) -> bytes:
+    """A binary chunk message: the transfer id (4 bytes, big endian), then the bytes."""
+    return _ID.pack(id) + bytes(data)
+
+
+def decode_chunk(message: bytes) -> tuple[int, memoryview] | None:
+    """``(id, bytes)`` of a chunk message; None when it is too short to hold an id."""
+    if len(message) < _ID.size:
+        return None
+    return _ID.unpack_from(message)[0], memoryview(message)[_ID.size :]
+
+
+def clean_file_name(name: str) -> str:
+    """The last path component of ``name``, printable and bounded ("file" when empty)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    printable = "".join(ch for ch in base if ch.isprintable()).strip()
+    return printable[-MAX_FILE_NAME:] or "file"
+
+
+def _file_id(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32:
+        return value
+    return None
 
 
 # -- server to clients --------------------------------------------------------------------
@@ -218,7 +324,31 @@ def parse_server_message(raw: str) -> ServerEvent:
         return Invalid("message with a bad nick", _excerpt(raw))
     if kind == "join" and isinstance(nick, str):
         return EchoedJoin(nick)
+    if kind in ("file", "file_end", "file_cancel", "file_refused"):
+        return _parse_file_event(kind, obj, raw)
     return Invalid(f"unknown message type {kind!r}", _excerpt(raw))
+
+
+def _parse_file_event(kind: str, obj: dict[str, Any], raw: str) -> ServerEvent:
+    file_id = _file_id(obj.get("id"))
+    if file_id is None:
+        return Invalid(f"{kind} without a valid id", _excerpt(raw))
+    if kind == "file_end":
+        return FileEnd(file_id)
+    reason = obj.get("reason")
+    reason = reason if isinstance(reason, str) else ""
+    if kind == "file_cancel":
+        return FileCancel(file_id, reason)
+    if kind == "file_refused":
+        return FileRefused(file_id, reason)
+    name, size, nick = obj.get("name"), obj.get("size"), obj.get("nick")
+    if not isinstance(name, str) or not isinstance(size, int) or isinstance(size, bool):
+        return Invalid("file without a name and size", _excerpt(raw))
+    if not 0 <= size <= MAX_FILE:
+        return Invalid(f"file of {size} bytes (the limit is {MAX_FILE})", _excerpt(raw))
+    if not isinstance(nick, str):
+        return Invalid("file without a nick", _excerpt(raw))
+    return FileOffer(file_id, nick, clean_file_name(name), size)
 
 
 @dataclass(frozen=True)
@@ -235,7 +365,24 @@ class ClientSay:
     text: str
 
 
-ClientEvent = ClientJoin | ClientSay | Invalid
+@dataclass(frozen=True)
+class ClientFile:
+    """A client announces file ``id``: ``name``, ``size`` bytes (checked by the server)."""
+
+    id: int
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ClientFileDone:
+    """A client ends file ``id``: complete, or ``cancelled``."""
+
+    id: int
+    cancelled: bool
+
+
+ClientEvent = ClientJoin | ClientSay | ClientFile | ClientFileDone | Invalid
 
 
 def parse_client_message(raw: str) -> ClientEvent:
@@ -257,4 +404,14 @@ def parse_client_message(raw: str) -> ClientEvent:
         if isinstance(text, str) and text.strip():
             return ClientSay(text[:MAX_TEXT])
         return Invalid("message needs non-empty text", _excerpt(raw))
+    if kind in ("file", "file_end", "file_cancel"):
+        file_id = _file_id(obj.get("id"))
+        if file_id is None:
+            return Invalid(f"{kind} needs an id from 0 to 2**32 - 1", _excerpt(raw))
+        if kind != "file":
+            return ClientFileDone(file_id, cancelled=kind == "file_cancel")
+        name, size = obj.get("name"), obj.get("size")
+        if isinstance(name, str) and isinstance(size, int) and not isinstance(size, bool):
+            return ClientFile(file_id, clean_file_name(name), size)
+        return Invalid("file needs a name and a size", _excerpt(raw))
     return Invalid(f"unknown message type {kind!r}", _excerpt(raw))

@@ -5,6 +5,11 @@ It speaks the protocol of :mod:`demo_app.protocol`. :meth:`ChatServer.stop` and
 clients' reconnect logic can be shown (and tested) against a server that goes away and
 comes back.
 
+Files (see the protocol) are relayed chunk by chunk, never stored: a chunk goes to every
+recipient (awaiting each one's write buffer, so a slow reader slows the sender through TCP
+instead of growing the server's memory) before the sender's next message is read.  Sizes are
+bounded by :data:`demo_app.protocol.MAX_FILE` (20 MiB) and ``MAX_TRANSFERS`` files per client.
+
 Stopping closes every client (code 1001, "going away") unless ``abrupt`` is set, in which
 case the TCP connections are dropped without a closing handshake. The clients usually run
 on the caller's thread (the Qt GUI thread): a caller that must keep its event loop
@@ -28,10 +33,21 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from .protocol import (
+    MAX_CHUNK,
+    MAX_FILE,
+    MAX_TRANSFERS,
+    ClientFile,
+    ClientFileDone,
     ClientJoin,
     ClientSay,
     Invalid,
+    decode_chunk,
     encode_chat,
+    encode_chunk,
+    encode_file,
+    encode_file_cancel,
+    encode_file_end,
+    encode_file_refused,
     encode_joined,
     encode_left,
     encode_presence,
@@ -45,10 +61,21 @@ HISTORY = 50
 
 
 @dataclass
+class _Relay:
+    """A file on its way through the server: the sender's id -> ours, and who gets it."""
+
+    id: int
+    size: int
+    targets: list[ServerConnection]
+    received: int = 0
+
+
+@dataclass
 class _Client:
     ws: ServerConnection | None = None
     nick: str | None = None
     pending: list[str] = field(default_factory=list)
+    files: dict[int, _Relay] = field(default_factory=dict)  # by the sender's id
 
 
 class ChatServer:
@@ -78,6 +105,7 @@ class ChatServer:
         self._history: collections.deque[str] = collections.deque(maxlen=HISTORY)
         self._id_prefix = secrets.token_hex(3)
         self._next_id = 0
+        self._next_file = 0
 
     # -- public API ---------------------------------------------------------------------
 
@@ -193,8 +221,9 @@ class ChatServer:
         self._stop_request = asyncio.Event()
         try:
             server: Server = await serve(
-                self._handle, self.host, self.port, close_timeout=2.0, max_size=2**16
-            )
+                self._handle, self.host, self.port, close_timeout=2.0,
+                max_size=MAX_CHUNK + 4096,  # a file chunk and its id; text is far smaller
+            )  # fmt: skip
         except OSError as exc:
             self._startup_error = exc
             return
@@ -225,13 +254,16 @@ class ChatServer:
         try:
             async for raw in ws:
                 if isinstance(raw, bytes):
-                    continue  # the protocol is text only; binary frames are ignored
-                self._on_text(client, raw)
+                    await self._on_chunk(client, raw)
+                else:
+                    self._on_text(client, raw)
         except ConnectionClosed:
             pass
         finally:
             with self._lock:
                 self._clients.pop(ws, None)
+            for file_id in list(client.files):
+                self._end_file(client, file_id, f"{client.nick or 'the sender'} left")
             if client.nick is not None:
                 self._say(f"{client.nick} left")
                 self._broadcast(encode_left(client.nick))
@@ -263,10 +295,70 @@ class ChatServer:
                     client.pending.append(event.text)
                 return
             self._chat(client.nick, event.text)
+        elif isinstance(event, ClientFile):
+            self._offer_file(client, event)
+        elif isinstance(event, ClientFileDone):
+            relay = client.files.get(event.id)
+            if relay is None:
+                return  # refused before, or never announced
+            if event.cancelled:
+                self._end_file(client, event.id, f"{client.nick} cancelled")
+            elif relay.received != relay.size:
+                self._end_file(client, event.id, "incomplete", refuse=True)
+            else:
+                del client.files[event.id]
+                broadcast(relay.targets, encode_file_end(relay.id))
         elif isinstance(event, Invalid):
             self._say(
                 f"ignored a bad message from {client.nick or 'a new client'}: {event.problem}"
             )
+
+    def _offer_file(self, client: _Client, offer: ClientFile) -> None:
+        problem = ""
+        if client.nick is None:
+            problem = "join first"
+        elif not 0 <= offer.size <= MAX_FILE:
+            problem = f"over {MAX_FILE // 2**20} MiB"
+        elif offer.id in client.files:
+            problem = "that id is already in use"
+        elif len(client.files) >= MAX_TRANSFERS:
+            problem = f"at most {MAX_TRANSFERS} files at once"
+        if problem or client.nick is None or client.ws is None:
+            if client.ws is not None:
+                broadcast([client.ws], encode_file_refused(offer.id, problem))
+            return
+        self._next_file = (self._next_file + 1) % 2**32
+        with self._lock:
+            targets = [ws for ws, c in self._clients.items() if c.nick and c is not client]
+        client.files[offer.id] = _Relay(self._next_file, offer.size, targets)
+        self._say(f"{client.nick} sends {offer.name} ({offer.size:,} bytes)")
+        broadcast(targets, encode_file(self._next_file, offer.name, offer.size, client.nick))
+
+    async def _on_chunk(self, client: _Client, raw: bytes) -> None:
+        decoded = decode_chunk(raw)
+        if decoded is None:
+            return
+        file_id, data = decoded
+        relay = client.files.get(file_id)
+        if relay is None:
+            return  # refused (the sender was told) or never announced
+        relay.received += len(data)
+        if relay.received > relay.size or len(data) > MAX_CHUNK:
+            self._end_file(client, file_id, "more bytes than announced", refuse=True)
+            return
+        message = encode_chunk(relay.id, data)
+        await asyncio.gather(*(self._send_quietly(ws, message) for ws in relay.targets))
+
+    @staticmethod
+    async def _send_quietly(ws: ServerConnection, message: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):  # that recipient left: the others go on
+            await ws.send(message)
+
+    def _end_file(self, client: _Client, file_id: int, reason: str, refuse: bool = False) -> None:
+        relay = client.files.pop(file_id)
+        broadcast(relay.targets, encode_file_cancel(relay.id, reason))
+        if refuse and client.ws is not None:
+            broadcast([client.ws], encode_file_refused(file_id, reason))
 
     def _chat(self, nick: str, text: str) -> None:
         self._say(f"{nick}: {text}")

@@ -5,6 +5,13 @@ Everything the window learns comes from the WebSocket's signals: ``opened`` (sen
 :mod:`demo_app.protocol`), ``state_changed``, ``reconnecting`` (attempt and delay, shown as a
 countdown), ``error``, ``closed`` and ``pong_received`` (the live round-trip time). What is
 typed while the connection is down goes to qtws's outbox and is sent after the reconnect.
+
+Files (drag-and-drop onto the window, or *Send file…*) go out through a paced
+:class:`~demo_app.transfer.FileSender` with a progress bar and Cancel; received files show
+inline, images as a thumbnail, others as "name (size) — Save…".
+
+Over 400 lines: one window class whose slots, view helpers and rendering read best together;
+the file transfer logic lives in :mod:`demo_app.transfer`.
 """
 
 from __future__ import annotations
@@ -13,20 +20,22 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import (
+import qtws
+import qtws.traffic
+
+from . import protocol
+from .qt import (
     QAction,
     QCloseEvent,
     QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QFileDialog,
     QFont,
     QFontDatabase,
     QFontMetricsF,
-    QTextBlockFormat,
-    QTextCharFormat,
-    QTextCursor,
-)
-from PyQt6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -36,18 +45,24 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
+    QSize,
     QSplitter,
     QStatusBar,
+    Qt,
+    QTextBlockFormat,
     QTextBrowser,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextImageFormat,
+    QTimer,
+    QUrl,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
-
-import qtws
-import qtws.traffic
-
-from . import protocol
 from .server import ChatServer
+from .transfer import FileSender, IncomingFile, ReceivedFile, TransferRow, human_size, load_image
 
 # Own messages in blue on a light-blue band; others get a stable colour picked from the nick.
 OWN_COLOR = "#1d4ed8"
@@ -66,6 +81,7 @@ STATE_COLORS = {
 }
 
 DEFAULT_SIZE = QSize(720, 480)
+THUMBNAIL = 160  # pixels: the longest side of an image shown in the history
 
 
 def default_config() -> qtws.Config:
@@ -105,17 +121,22 @@ class ColorBook:
 
 @dataclass(frozen=True)
 class ChatLine:
-    """One line of the history; ``kind``: chat, own, echo, text, system, warn or error."""
+    """One line of the history; ``kind``: chat, own, echo, file, text, system, warn or error.
+
+    ``file``: for a ``file`` line, the index of the file in :attr:`ChatWindow.files`."""
 
     kind: str
     time: datetime
     nick: str
     text: str
+    file: int | None = None
 
     def __str__(self) -> str:
         stamp = self.time.strftime("%H:%M:%S")
         if self.kind in ("chat", "own", "echo"):
             return f"{stamp}  {self.nick}: {self.text}"
+        if self.kind == "file":
+            return f"{stamp}  {self.nick}: [file] {self.text}"
         if self.kind == "error":
             return f"{stamp}  ! {self.text}"
         return f"{stamp}  * {self.text}"
@@ -128,8 +149,8 @@ class ChatWindow(QMainWindow):
     menu to stop and restart it, which is how the reconnect behaviour is shown.
     """
 
-    line_added = pyqtSignal(object)  # ChatLine
-    presence_changed = pyqtSignal(list)  # list[str]
+    line_added = Signal(object)  # ChatLine
+    presence_changed = Signal(list)  # list[str]
 
     def __init__(
         self,
@@ -156,6 +177,12 @@ class ChatWindow(QMainWindow):
         self._colors = ColorBook()
         self._echo_noted = False
         self._seen_ids: set[str] = set()
+        #: Files shown in the history (received, and our own once sent), in order.
+        self.files: list[ReceivedFile] = []
+        self.outgoing: FileSender | None = None  # the file going out now
+        self._outgoing: list[tuple[str, bytes]] = []  # (name, data) waiting their turn
+        self._incoming: dict[int, IncomingFile] = {}  # by the server's transfer id
+        self._next_file_id = 0
 
         self._build_ui()
         self._update_title()
@@ -216,6 +243,8 @@ class ChatWindow(QMainWindow):
 
         self.history = QTextBrowser()
         self.history.setOpenExternalLinks(False)
+        self.history.setOpenLinks(False)  # "Save…" links are handled by save_file
+        self.history.anchorClicked.connect(self._on_anchor)
         self.history.setFrameShape(QFrame.Shape.NoFrame)
         self.history.setStyleSheet("QTextBrowser { background: #ffffff; color: #111827; }")
         history_font = QFont(base)
@@ -234,11 +263,20 @@ class ChatWindow(QMainWindow):
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send_input)
+        self.file_button = QPushButton("Send file…")
+        self.file_button.setToolTip("Send a file or an image (or drop it onto the window)")
+        self.file_button.clicked.connect(self.choose_file)
+        # Drops land on the window (dropEvent), not in the line edit as a file:// URL.
+        self.input.setAcceptDrops(False)
+        self.setAcceptDrops(True)
 
         input_row = QHBoxLayout()
         input_row.setContentsMargins(8, 6, 8, 8)
         input_row.addWidget(self.input, 1)
         input_row.addWidget(self.send_button)
+        input_row.addWidget(self.file_button)
+        self.transfer_row = TransferRow()
+        self.transfer_row.cancel_button.clicked.connect(self.cancel_file)
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -246,6 +284,7 @@ class ChatWindow(QMainWindow):
         ll.setSpacing(0)
         ll.addWidget(self.history, 1)
         ll.addLayout(input_row)
+        ll.addWidget(self.transfer_row)
 
         right = QWidget()
         right.setObjectName("presence")
@@ -290,6 +329,13 @@ class ChatWindow(QMainWindow):
         status.addWidget(self.status_label, 1)
         status.addPermanentWidget(self.queue_label)
         status.addPermanentWidget(self.rtt_label)
+
+        file_menu = QMenu("&File", self)
+        self.menuBar().addMenu(file_menu)  # type: ignore[union-attr]
+        self.send_file_action = QAction("Send &file…", self)
+        self.send_file_action.setShortcut("Ctrl+O")
+        self.send_file_action.triggered.connect(self.choose_file)
+        file_menu.addAction(self.send_file_action)
 
         view_menu = QMenu("&View", self)
         self.menuBar().addMenu(view_menu)  # type: ignore[union-attr]
@@ -363,6 +409,144 @@ class ChatWindow(QMainWindow):
             self._add("system", f"queued until the connection is back: {text}")
             self._update_queue()
 
+    def choose_file(self) -> None:
+        """File → Send file… (or the button): pick a file and send it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Send a file")
+        if path:
+            self.send_file(path)
+
+    def send_file(self, path: str | Path) -> bool:
+        """Read the file at ``path`` and send it (after the one going out now, if any)."""
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            if size > protocol.MAX_FILE:
+                limit = human_size(protocol.MAX_FILE)
+                raise ValueError(f"{human_size(size)} is over the {limit} limit")
+            data = path.read_bytes()
+        except (OSError, ValueError) as exc:
+            self._add("error", f"cannot send {path.name}: {exc}")
+            return False
+        return self.send_data(path.name, data)
+
+    def send_data(self, name: str, data: bytes) -> bool:
+        """Send ``data`` as the file ``name``; it waits while another file is going out or
+        the connection is down (then it starts once connected)."""
+        if len(data) > protocol.MAX_FILE:
+            limit = human_size(protocol.MAX_FILE)
+            self._add("error", f"cannot send {name}: over the {limit} limit")
+            return False
+        self._outgoing.append((protocol.clean_file_name(name), bytes(data)))
+        if self.outgoing is not None:
+            self.transfer_row.set_queued(len(self._outgoing))
+        self._start_next_file()
+        return True
+
+    def cancel_file(self) -> None:
+        """Cancel the file going out (the ones waiting after it start next)."""
+        if self.outgoing is not None:
+            self.outgoing.cancel(f"{self.nick} cancelled")
+
+    def save_file(self, index: int, path: str | Path | None = None) -> bool:
+        """Write file ``index`` of :attr:`files` to ``path`` (asked with a dialog if None)."""
+        received = self.files[index]
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save the file", received.name)
+            if not chosen:
+                return False
+            path = chosen
+        try:
+            Path(path).write_bytes(received.data)
+        except OSError as exc:
+            self._add("error", f"cannot save {received.name}: {exc}")
+            return False
+        self._add("system", f"saved {received.name} to {path}")
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
+        """Accept a drag that carries local files."""
+        mime = event.mimeData() if event is not None else None
+        if event is not None and mime is not None and any(u.isLocalFile() for u in mime.urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent | None) -> None:
+        """Send every dropped local file, in order."""
+        mime = event.mimeData() if event is not None else None
+        if event is None or mime is None:
+            return
+        paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        for path in paths:
+            self.send_file(path)
+        if paths:
+            event.acceptProposedAction()
+
+    def _start_next_file(self) -> None:
+        if self.outgoing is not None or not self._outgoing:
+            return
+        if self.ws.ready_state != qtws.ReadyState.OPEN:
+            self._add("system", "the file waits until the connection is open")
+            return
+        name, data = self._outgoing.pop(0)
+        self._next_file_id = (self._next_file_id + 1) % 2**32
+        sender = FileSender(self.ws, self._next_file_id, name, data, parent=self)
+        self.outgoing = sender
+        sender.progress.connect(self.transfer_row.bar.setValue)
+        sender.finished.connect(lambda: self._file_sent(sender))
+        sender.failed.connect(lambda reason: self._file_failed(sender, reason))
+        self.transfer_row.begin(name, len(data), len(self._outgoing))
+        sender.start()
+
+    def _file_sent(self, sender: FileSender) -> None:
+        self._show_file(ReceivedFile(self.nick, sender.name, sender.data, load_image(sender.data)))
+        self._file_over(sender)
+
+    def _file_failed(self, sender: FileSender, reason: str) -> None:
+        self._add("warn", f"{sender.name} not sent: {reason}")
+        self._file_over(sender)
+
+    def _file_over(self, sender: FileSender) -> None:
+        if self.outgoing is sender:
+            self.outgoing = None
+            sender.deleteLater()
+        self.transfer_row.hide()
+        # Not from inside the sender's own slot: the next file starts on the next loop turn.
+        QTimer.singleShot(0, self._start_next_file)
+
+    def _show_file(self, received: ReceivedFile) -> None:
+        self.files.append(received)
+        text = f"{received.name} ({human_size(len(received.data))})"
+        self._add("file", text, nick=received.nick, file=len(self.files) - 1)
+
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() == "save" and url.path().isdigit():
+            self.save_file(int(url.path()))
+
+    def _on_file_event(self, event: protocol.ServerEvent) -> None:
+        if isinstance(event, protocol.FileOffer):
+            self._incoming[event.id] = IncomingFile(event.id, event.nick, event.name, event.size)
+            size = human_size(event.size)
+            self._add("system", f"{event.nick} is sending {event.name} ({size}) …")
+        elif isinstance(event, protocol.FileEnd):
+            incoming = self._incoming.pop(event.id, None)
+            if incoming is None:
+                return
+            if not incoming.complete:
+                self._add("error", f"{incoming.name} from {incoming.nick} arrived incomplete")
+                return
+            data = bytes(incoming.data)
+            self._show_file(ReceivedFile(incoming.nick, incoming.name, data, load_image(data)))
+        elif isinstance(event, protocol.FileCancel):
+            incoming = self._incoming.pop(event.id, None)
+            if incoming is not None:
+                why = f": {event.reason}" if event.reason else ""
+                self._add("warn", f"{incoming.name} from {incoming.nick} was cancelled{why}")
+        elif (
+            isinstance(event, protocol.FileRefused)
+            and self.outgoing is not None
+            and self.outgoing.file_id == event.id
+        ):
+            self.outgoing.refused(event.reason)
+
     def _on_nick_edited(self) -> None:
         nick = protocol.clean_nick(self.nick_edit.text())
         if not nick or nick == self.nick:
@@ -423,6 +607,12 @@ class ChatWindow(QMainWindow):
         self._queued = 0
         self._update_queue()
         self._set_status("open", f"Connected to {self.url}")
+        self._start_next_file()
+
+    def _drop_incoming(self) -> None:
+        for incoming in self._incoming.values():
+            self._add("warn", f"{incoming.name} from {incoming.nick}: lost with the connection")
+        self._incoming.clear()
 
     def _on_state_changed(self, state: object) -> None:
         if state == qtws.ReadyState.CONNECTING:
@@ -444,6 +634,7 @@ class ChatWindow(QMainWindow):
         else:
             what = "cannot connect"
         self._open_now = False
+        self._drop_incoming()
         self._add("warn", f"{what}; reconnect attempt {attempt} in {delay:.1f} s")
         self._show_countdown()
         self.rtt_label.setText("RTT —")
@@ -461,6 +652,7 @@ class ChatWindow(QMainWindow):
         self._set_status("closed", f"Closed (code {code}, {reason}, {clean})")
         self._add("system", f"closed: code {code}, {reason}")
         self._open_now = False
+        self._drop_incoming()
         self.rtt_label.setText("RTT —")
         self._nicks = []
         self._refresh_presence()
@@ -469,7 +661,13 @@ class ChatWindow(QMainWindow):
         self.rtt_label.setText(f"RTT {rtt * 1000:.1f} ms")
 
     def _on_binary(self, data: bytes) -> None:
-        self._add("error", f"unexpected binary message ({len(data)} bytes) ignored")
+        chunk = protocol.decode_chunk(data)
+        incoming = self._incoming.get(chunk[0]) if chunk is not None else None
+        if chunk is None or incoming is None:
+            self._add("error", f"unexpected binary message ({len(data)} bytes) ignored")
+        elif not incoming.add(chunk[1]):
+            del self._incoming[incoming.id]
+            self._add("error", f"{incoming.name} from {incoming.nick}: more bytes than announced")
 
     def _on_text(self, raw: str) -> None:
         event = protocol.parse_server_message(raw)
@@ -502,6 +700,10 @@ class ChatWindow(QMainWindow):
             self._add("echo", event.text, nick=f"{self.nick} (echo)")
         elif isinstance(event, protocol.PlainText):
             self._add("text", f"server says: {event.text}")
+        elif isinstance(
+            event, (protocol.FileOffer, protocol.FileEnd, protocol.FileCancel, protocol.FileRefused)
+        ):
+            self._on_file_event(event)
         else:
             self._add("error", f"bad message from the server: {event.problem}: {event.raw}")
 
@@ -557,8 +759,16 @@ class ChatWindow(QMainWindow):
         """The colour this window gives ``nick`` (ours is always the own colour)."""
         return OWN_COLOR if nick == self.nick else self._colors.color(nick)
 
-    def _add(self, kind: str, text: str, *, nick: str = "", when: datetime | None = None) -> None:
-        line = ChatLine(kind, when or datetime.now().astimezone(), nick, text)
+    def _add(
+        self,
+        kind: str,
+        text: str,
+        *,
+        nick: str = "",
+        when: datetime | None = None,
+        file: int | None = None,
+    ) -> None:
+        line = ChatLine(kind, when or datetime.now().astimezone(), nick, text, file)
         self.lines.append(line)
         self._render(line)
         self.line_added.emit(line)
@@ -571,7 +781,7 @@ class ChatWindow(QMainWindow):
         block = QTextBlockFormat()
         block.setTopMargin(2)
         block.setBottomMargin(2)
-        if line.kind == "own":
+        if line.kind == "own" or (line.kind == "file" and line.nick == self.nick):
             block.setBackground(QColor(OWN_BACKGROUND))
         elif line.kind == "error":
             block.setBackground(QColor(ERROR_BACKGROUND))
@@ -596,6 +806,8 @@ class ChatWindow(QMainWindow):
             who.setForeground(QColor(OWN_COLOR if own else self.color_of(line.nick)))
             cursor.insertText(line.nick, who)
             cursor.insertText("  " + line.text, plain)
+        elif line.kind == "file" and line.file is not None:
+            self._render_file(cursor, line, plain)
         else:
             note = QTextCharFormat()
             if line.kind == "error":
@@ -610,3 +822,39 @@ class ChatWindow(QMainWindow):
         bar = self.history.verticalScrollBar()
         if bar is not None:
             bar.setValue(bar.maximum())
+
+    def _render_file(self, cursor: QTextCursor, line: ChatLine, plain: QTextCharFormat) -> None:
+        assert line.file is not None
+        received = self.files[line.file]
+        who = QTextCharFormat()
+        who.setFontWeight(QFont.Weight.Bold)
+        who.setForeground(QColor(self.color_of(line.nick)))
+        cursor.insertText(line.nick, who)
+        if received.image is not None:
+            thumb = received.image.scaled(
+                THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )  # fmt: skip
+            name = f"thumb:{line.file}"
+            doc = self.history.document()
+            assert doc is not None
+            doc.addResource(QTextDocument.ResourceType.ImageResource.value, QUrl(name), thumb)
+            image = QTextImageFormat()
+            image.setName(name)
+            image.setWidth(thumb.width())
+            image.setHeight(thumb.height())
+            full = received.image
+            image.setToolTip(f"{received.name}, {full.width()} x {full.height()} px")
+            cursor.insertText("  ", plain)
+            cursor.insertImage(image)
+            cursor.insertText("  ", plain)
+        else:
+            cursor.insertText("  📎 ", plain)
+        cursor.insertText(line.text + " — ", plain)
+        link = QTextCharFormat()
+        link.setAnchor(True)
+        link.setAnchorHref(f"save:{line.file}")
+        link.setForeground(QColor(OWN_COLOR))
+        link.setFontUnderline(True)
+        link.setToolTip(f"Save {received.name} ({received.mime})")
+        cursor.insertText("Save…", link)

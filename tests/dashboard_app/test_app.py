@@ -76,9 +76,12 @@ def test_cli_without_a_display_runs_the_headless_session(tmp_path: Path) -> None
 
 
 def test_serve_prints_the_port_and_stops_on_ctrl_c() -> None:
+    # A suite started in the background (`cmd &`) inherits SIGINT ignored, and the child
+    # would keep it ignored: give it the default disposition a terminal has (issue 17).
     proc = subprocess.Popen(
         [sys.executable, "-m", "dashboard_app", "--serve", "--symbols", "5"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert proc.stdout is not None

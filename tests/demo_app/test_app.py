@@ -98,6 +98,9 @@ def test_headless_session_writes_a_real_screenshot(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "bob: Hi Alice" in out.stdout
     assert re.search(r"\[  bob\] .*alice: I typed this while the server was down", out.stdout)
+    assert re.search(r"\[  bob\] .*alice: \[file\] qtws.png \(\d+\.\d KiB\)", out.stdout)
+    steps = re.search(r"progress bar: ([\d ]+)", out.stdout)
+    assert steps is not None and steps.group(1).split()[-1] == "100"
     image = QImage(str(png))
     assert not image.isNull()
     assert (image.width(), image.height()) == (720, 480)

@@ -62,3 +62,33 @@ def test_client_side_decoding_and_nick_cleaning() -> None:
     for raw in ('{"type":"join","nick":"  "}', '{"type":"message","text":""}', "nope", "1"):
         assert isinstance(p.parse_client_message(raw), p.Invalid)
     assert p.clean_nick("n" * 100) == "n" * p.MAX_NICK
+
+
+def test_file_messages_round_trip_and_bad_ones_are_invalid() -> None:
+    assert p.parse_server_message(p.encode_file(3, "a.png", 10, "bob")) == p.FileOffer(
+        3, "bob", "a.png", 10
+    )
+    assert p.parse_server_message(p.encode_file_end(3)) == p.FileEnd(3)
+    assert p.parse_server_message(p.encode_file_cancel(3, "why")) == p.FileCancel(3, "why")
+    assert p.parse_server_message(p.encode_file_refused(3, "no")) == p.FileRefused(3, "no")
+    assert p.parse_client_message(p.encode_file(4, "C:\\x\\b.txt", 2)) == p.ClientFile(
+        4, "b.txt", 2
+    )
+    assert p.parse_client_message(p.encode_file_end(4)) == p.ClientFileDone(4, cancelled=False)
+    assert p.parse_client_message(p.encode_file_cancel(4)) == p.ClientFileDone(4, cancelled=True)
+    assert p.decode_chunk(b"\x00\x00") is None
+    chunk = p.decode_chunk(p.encode_chunk(2**32 - 1, b"data"))
+    assert chunk is not None and (chunk[0], bytes(chunk[1])) == (2**32 - 1, b"data")
+    assert p.clean_file_name("dir/\x00") == "file"
+    for raw, problem in [
+        ('{"type":"file","id":-1}', "without a valid id"),
+        ('{"type":"file_end","id":true}', "without a valid id"),
+        ('{"type":"file","id":1,"size":3}', "without a name and size"),
+        ('{"type":"file","id":1,"name":"a","size":99999999999}', "the limit is"),
+        ('{"type":"file","id":1,"name":"a","size":3}', "without a nick"),
+    ]:
+        event = p.parse_server_message(raw)
+        assert isinstance(event, p.Invalid) and problem in event.problem, raw
+    for raw in ('{"type":"file","id":2**32}', '{"type":"file","id":1,"name":"a"}'):
+        assert isinstance(p.parse_client_message(raw), p.Invalid)
+    assert isinstance(p.parse_client_message('{"type":"file_end","id":"x"}'), p.Invalid)

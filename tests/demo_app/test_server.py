@@ -79,3 +79,71 @@ def test_send_raw_reaches_clients_and_bad_port_fails_clearly() -> None:
             assert ws.recv(timeout=5) == "{oops"
         with pytest.raises(OSError):
             ChatServer(port=server.port).start()
+
+
+def file_msg(kind: str, file_id: int, **extra: Any) -> str:
+    return json.dumps({"type": kind, "id": file_id, **extra})
+
+
+def test_files_are_relayed_to_the_others_under_the_servers_id() -> None:
+    from demo_app import protocol as p
+
+    with ChatServer() as server, connect(server.url) as alice, connect(server.url) as bob:
+        join(alice, "alice")
+        join(bob, "bob")
+        recv(alice), recv(alice)  # bob's joined + presence
+        alice.send(file_msg("file", 7, name="../../etc/x.bin", size=6))
+        offer = recv(bob)
+        assert (offer["type"], offer["nick"], offer["name"], offer["size"]) == (
+            "file", "alice", "x.bin", 6,
+        )  # fmt: skip
+        alice.send(p.encode_chunk(7, b"abc"))
+        alice.send(p.encode_chunk(7, b"def"))
+        alice.send(file_msg("file_end", 7))
+        chunks = [p.decode_chunk(bob.recv(timeout=5)) for _ in range(2)]  # type: ignore[arg-type]
+        assert [(c[0], bytes(c[1])) for c in chunks if c] == [
+            (offer["id"], b"abc"),
+            (offer["id"], b"def"),
+        ]
+        assert recv(bob) == {"type": "file_end", "id": offer["id"]}
+        # The sender gets nothing back: a chat line is the next thing alice hears.
+        alice.send(json.dumps({"type": "message", "text": "done"}))
+        assert recv(alice)["text"] == "done"
+
+
+def test_file_limits_are_refused_to_the_sender() -> None:
+    from demo_app import protocol as p
+
+    with ChatServer() as server, connect(server.url) as alice, connect(server.url) as bob:
+        alice.send(file_msg("file", 1, name="a", size=1))  # before joining
+        assert recv(alice) == {"type": "file_refused", "id": 1, "reason": "join first"}
+        join(alice, "alice")
+        join(bob, "bob")
+        recv(alice), recv(alice)
+        alice.send(file_msg("file", 2, name="a", size=p.MAX_FILE + 1))
+        assert recv(alice) == {"type": "file_refused", "id": 2, "reason": "over 20 MiB"}
+        for i in range(p.MAX_TRANSFERS):
+            alice.send(file_msg("file", 10 + i, name="a", size=1))
+            assert recv(bob)["type"] == "file"
+        alice.send(file_msg("file", 10, name="again", size=1))
+        assert recv(alice)["reason"] == "that id is already in use"
+        alice.send(file_msg("file", 20, name="a", size=1))
+        assert recv(alice)["reason"] == f"at most {p.MAX_TRANSFERS} files at once"
+        alice.send(p.encode_chunk(500, b"?"))  # unknown id: ignored
+        alice.send(b"\x00")  # too short for an id: ignored
+        alice.send(file_msg("file_end", 10))  # nothing arrived: incomplete
+        assert recv(alice) == {"type": "file_refused", "id": 10, "reason": "incomplete"}
+        first = recv(bob)
+        assert (first["type"], first["reason"]) == ("file_cancel", "incomplete")
+        alice.send(file_msg("file_cancel", 11))
+        assert recv(bob)["reason"] == "alice cancelled"
+        alice.send(p.encode_chunk(12, b"xx"))  # one byte announced
+        assert recv(alice) == {
+            "type": "file_refused",
+            "id": 12,
+            "reason": "more bytes than announced",
+        }
+        assert recv(bob)["reason"] == "more bytes than announced"
+        alice.close()  # file 13 still open: the others hear it is over
+        cancel = recv(bob)
+        assert (cancel["type"], cancel["reason"]) == ("file_cancel", "alice left")
