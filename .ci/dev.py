@@ -18,7 +18,8 @@ reinstalls; it is installed again only when pyproject.toml or the list of qtws's
 changes.  Before the demo or the tests it checks that Qt starts on the platform that will
 really be used (``xcb`` when ``DISPLAY`` is set, ``wayland`` when only ``WAYLAND_DISPLAY`` is,
 else ``offscreen``; the tests always run offscreen) and installs the Debian libraries that
-platform lacks when run as root, or prints the exact ``apt-get install`` line otherwise.
+platform lacks when run as root, or prints the exact ``apt-get install`` line otherwise; the
+tests also need Xvfb (the demos are run under it), installed the same way.
 
 The coverage gate (100 % line and branch coverage of ``qtws.core``) applies to a run of the
 whole default suite only: ``test`` with a file, a node id, ``-k``, ``-m``, ``--lf`` or
@@ -35,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -139,9 +141,13 @@ def is_root() -> bool:
 
 
 def apt_install(packages: list[str]) -> bool:
+    """Install with apt-get; refresh the package lists only when they are too old for it."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
     cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if run(cmd, env=env, **quiet) == 0:
+        return True
+    run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
     return run(cmd, env=env, stdout=subprocess.DEVNULL) == 0
 
 
@@ -200,6 +206,9 @@ def select_env(args: list[str]) -> tuple[Env, list[str]]:
         python = sys.executable
         version = sys.version_info[:2]
         directory = ROOT / ".venv"
+        here = Path(sys.prefix)
+        if sys.prefix != sys.base_prefix and here.parent == ROOT and here.name.startswith(".venv"):
+            directory = here  # run by one of our environments' pythons (a test does): that one
     else:
         python = find_python(spec)
         version = python_version(python) or (0, 0)
@@ -343,6 +352,20 @@ def ensure_qt(env: Env, headless: bool = False) -> dict[str, str]:
     sys.exit(msg.rstrip())
 
 
+def ensure_xvfb() -> None:
+    """tests/test_gui_xvfb.py runs the demos under Xvfb: install it when root, else say how."""
+    if not sys.platform.startswith("linux") or shutil.which("Xvfb"):
+        return
+    line = "apt-get install -y --no-install-recommends xvfb"
+    if not is_root():
+        say(f"Xvfb is missing, so tests/test_gui_xvfb.py will fail; install it: sudo {line}")
+        return
+    say(f"installing Xvfb for tests/test_gui_xvfb.py (the demos under X): {line}")
+    started = time.monotonic()
+    ok = apt_install(["xvfb"])
+    say(f"{'installed' if ok else 'could not install'} xvfb in {time.monotonic() - started:.0f} s")
+
+
 def selects_tests(args: list[str]) -> bool:
     """Whether pytest ``args`` pick a subset of the suite (then the coverage gate is off)."""
     takes_value = {"-p", "-o", "-c", "-W", "--tb", "--timeout", "--maxfail", "--rootdir",
@@ -366,6 +389,8 @@ def selects_tests(args: list[str]) -> bool:
 def test(env: Env, args: list[str], slow: bool = False) -> int:
     ensure_venv(env)
     run_env = ensure_qt(env, headless=True)
+    if not slow and QT_API == "pyqt6":
+        ensure_xvfb()
     run_env["PYTHONDONTWRITEBYTECODE"] = "1"
     run_env.update(QT_API=QT_API, PYTEST_QT_API=QT_API)  # qtws and pytest-qt on one binding
     py = str(env.py)
@@ -387,9 +412,11 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     elif selects_tests(args):
         say("a subset of the suite: no coverage gate (it applies to the whole suite only)")
         cov = []
-    # PyQt6 only: the demo imports PyQt6 itself; the benchmarks compare with PyQt6's QWebSocket.
+    # PyQt6 only: the demos import PyQt6 themselves; the benchmarks compare with PyQt6's
+    # QWebSocket.
     if QT_API == "pyside6":
-        marker += ["--ignore=tests/demo_app", "--ignore=tests/test_bench.py"]
+        marker += ["--ignore=tests/demo_app", "--ignore=tests/test_bench.py",
+                   "--ignore=tests/test_gui_xvfb.py"]  # fmt: skip
     steps.append(("pytest", [py, "-m", "pytest", *marker, *cov, *args]))
     failed = []
     for name, cmd in steps:

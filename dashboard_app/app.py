@@ -111,12 +111,13 @@ def run_gui(url: str | None, symbols: int, rate: float, interval: float) -> int:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
+    # Held here: start_gui's own reference ends with it, and PyQt then deletes the app.
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     started = start_gui(url, symbols, rate, interval)
     if started is None:
         return 1
     window, server = started
-    app = QApplication.instance()
-    assert app is not None
     previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
     nudge = QTimer()  # lets Python notice Ctrl-C while Qt's loop runs
     nudge.timeout.connect(lambda: None)

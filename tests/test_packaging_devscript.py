@@ -106,3 +106,14 @@ def test_ctrl_c_ends_quietly_with_status_130() -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_a_python_of_one_of_our_environments_runs_in_that_environment() -> None:
+    # tests/test_gui_xvfb.py runs dev.py with the suite's python (.venv or .venv-3.13):
+    # dev.py must use that environment, not install into another one.
+    env, rest = dev.select_env(["--headless"])
+    assert rest == ["--headless"]
+    if sys.prefix != sys.base_prefix and Path(sys.prefix).parent == ROOT:
+        assert env.dir == Path(sys.prefix)
+    else:
+        assert env.dir == ROOT / ".venv"
