@@ -264,7 +264,7 @@ def ensure_venv(env: Env) -> None:
     else:
         why = "the last install did not finish"
     env.stamp.unlink(missing_ok=True)
-    say(f"installing qtws[{EXTRAS}] into {env.dir.name}/ ({why}; takes a minute)")
+    say(f"installing qtws[{EXTRAS}] into {env.dir.name}/ ({why}; a few minutes)")
     pip = [str(env.py), "-m", "pip", "--disable-pip-version-check", "-q"]
     for what, cmd in [
         ("pip upgrade", [*pip, "install", "--upgrade", "pip"]),

@@ -16,7 +16,8 @@ is then redrawn with the line being typed.
 
 Exit codes: 0 after a clean close or when ``--count`` messages arrived; 1 when the connection
 failed, closed uncleanly or ``--timeout`` expired before ``--count`` was reached; 2 for usage
-errors (bad options, an invalid URL); 130 after Ctrl-C.
+errors (bad options, an invalid URL) and when no Qt binding can be loaded (the message says
+what to install); 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -355,7 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     proxy = SelectorsProxy()
-    from .websocket import WebSocket  # PyQt6 loads here, not for --help
+    try:
+        from .websocket import WebSocket  # the Qt binding loads here, not for --help
+    except ImportError as exc:
+        if "QT_API" not in str(exc) and "Qt binding" not in str(exc):
+            raise  # not the binding's: a bug to see in full
+        print(f"qtws: {exc}", file=sys.stderr)  # the fix, no traceback
+        return EXIT_USAGE
 
     try:
         ws = WebSocket(args.url, config, loop=proxy)

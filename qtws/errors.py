@@ -120,7 +120,10 @@ class InvalidStatus(HandshakeError):
         body: bytes = b"",
         reason: str = "",
     ) -> None:
-        super().__init__(f"server rejected WebSocket connection: HTTP {status} {reason}".rstrip())
+        text = f"server rejected WebSocket connection: HTTP {status} {reason}".rstrip()
+        if 200 <= status < 300:  # a plain web page or API answered: the URL's path is wrong
+            text += " (a WebSocket server answers 101 Switching Protocols: not a WebSocket URL?)"
+        super().__init__(text)
         self.status = status
         self.headers = tuple(headers)
         self.body = body

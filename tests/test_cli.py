@@ -291,6 +291,20 @@ def test_usage_errors_exit_2_with_the_message(args: list[str], needle: str) -> N
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("qt_api", "needle"), [("nope", "QT_API='nope' is not a binding"), ("pyside7", "'pyside6'")]
+)
+def test_no_usable_qt_binding_exits_2_with_the_install_hint(qt_api: str, needle: str) -> None:
+    # `pip install qtws` without the [pyqt6]/[pyside6] extra (a binding is no base dependency)
+    # or a wrong QT_API: one line saying what to do, not a traceback out of qtws._qt.
+    env = {**os.environ, "QT_API": qt_api}
+    cmd = [sys.executable, "-m", "qtws", "ws://127.0.0.1:9/"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=HANG, cwd=ROOT, env=env)
+    assert out.returncode == 2
+    assert out.stderr.startswith("qtws: ") and needle in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
 # ---------------------------------------------------------------------- interactive (pty)
 class Terminal:
     """The CLI on a pseudo-terminal that is its controlling terminal (so Ctrl-C signals)."""

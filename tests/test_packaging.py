@@ -105,3 +105,22 @@ def test_the_project_urls_are_the_readmes_and_no_placeholders(wheel: zipfile.Zip
         for where in ("docs/", "python3 .ci/dev.py docs", "CHANGELOG.md"):
             assert where in section
         assert (ROOT / "CHANGELOG.md").is_file() and (ROOT / "docs" / "index.rst").is_file()
+
+
+def test_the_readmes_install_lines_name_a_qt_binding() -> None:
+    # No binding is a base dependency (a PySide6 app must not pull in PyQt6): a README line
+    # installing plain qtws would give a qtws that cannot be imported.
+    deps = " ".join(PYPROJECT["project"]["dependencies"])
+    assert "PyQt6" not in deps and "PySide6" not in deps
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    lines = [
+        line
+        for line in _readme_section("Installing qtws in your project").splitlines()
+        if line.startswith("pip install")
+    ]
+    assert len(lines) >= 2
+    for line in lines:
+        named = re.search(r"qtws\[([a-z0-9,]+)\]", line)
+        assert named, f"installs qtws without a binding: {line}"
+        chosen = set(named.group(1).split(","))
+        assert chosen <= extras and chosen & {"pyqt6", "pyside6"}, line
