@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .connection import Connection
     from .loop.base import EventLoopProxy
 
-__all__ = ["BlockingAPI"]
+__all__ = ["BlockingAPI", "FacadeState"]
 
 # Messages buffered for the blocking API before reading pauses (backpressure).
 _INBOX_HIGH_WATER = 4096
@@ -44,10 +44,10 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
 
 
-class BlockingAPI:
-    """``connect``, ``wait_for_next_message``, iteration and the low-level calls."""
+class FacadeState:
+    """The façade's state that the API mixins (this one, :mod:`qtws.aio`) read and drive:
+    declarations for the type checker only; :class:`~qtws.WebSocket` sets them."""
 
-    # Provided by the façade.
     _loop: EventLoopProxy
     _state: ReadyState
     _conn: Connection | None
@@ -56,6 +56,12 @@ class BlockingAPI:
     _last_error: BaseException | None
     _close_event: CloseEvent | None
     _inbox: collections.deque[str | bytes]
+
+
+class BlockingAPI(FacadeState):
+    """``connect``, ``wait_for_next_message``, iteration and the low-level calls."""
+
+    # Provided by the façade, beyond FacadeState.
     _inbox_size: list[int]  # [payload bytes in _inbox]: no attribute set per message
     _config: Config
     _waiting: int

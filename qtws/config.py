@@ -72,6 +72,27 @@ def _check_size(name: str, value: int | None) -> None:
         raise ValueError(f"{name} must be > 0 or None, got {value!r}")
 
 
+def _str_pairs(field: str, kind: str, given: object) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of str from a mapping or an iterable of pairs.  Messages show
+    names, never values: a header or cookie value may be a secret."""
+    items = given.items() if isinstance(given, Mapping) else given
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{field} must be a mapping or (name, value) pairs")
+    pairs: list[tuple[str, str]] = []
+    for item in cast("Sequence[object]", items):
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise TypeError(
+                f"{field} must be a mapping or (name, value) pairs, got a {type(item).__name__}"
+                + (" (a 'Name: value' line?)" if isinstance(item, str) else "")
+            )
+        name, value = item
+        if not isinstance(name, str) or not isinstance(value, str):
+            shown = repr(name) if isinstance(name, str) else f"a {type(name).__name__}"
+            raise TypeError(f"{kind} name and value must be str ({kind} {shown})")
+        pairs.append((name, value))
+    return pairs
+
+
 def _check_trust(trust: object, ssl_context: object) -> None:
     if trust is None:
         return
@@ -291,17 +312,12 @@ class Config:
             if not isinstance(s, str) or not s or any(c in s for c in ' ,;"\r\n\t'):
                 raise ValueError(f"invalid subprotocol {s!r}")
         object.__setattr__(self, "subprotocols", subs)
-        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
-        hdrs: list[tuple[str, str]] = []
-        for item in items:
-            if not (isinstance(item, tuple) and len(item) == 2):
-                raise TypeError(f"headers must be (name, value) pairs, got {item!r}")
-            name, value = item
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError(f"header name and value must be str: {item!r}")
-            if not name or any(c in name for c in ": \r\n\t") or any(c in value for c in "\r\n\0"):
-                raise ValueError(f"invalid header {name!r}: {value!r}")
-            hdrs.append((name, value))
+        hdrs = _str_pairs("headers", "header", self.headers)
+        for name, value in hdrs:
+            if not name or any(c in name for c in ": \r\n\t"):
+                raise ValueError(f"invalid header name {name!r}")
+            if any(c in value for c in "\r\n\0"):  # the value may be a secret: not shown
+                raise ValueError(f"invalid header {name!r}: its value holds CR, LF or NUL")
         object.__setattr__(self, "headers", tuple(hdrs))
         if not isinstance(self.compression, bool):
             raise TypeError("compression must be a bool")
@@ -353,18 +369,11 @@ class Config:
         else:
             if isinstance(cast(object, cookies), (str, bytes)):
                 raise TypeError("cookies must be a mapping, (name, value) pairs or a CookieJar")
-            items = cookies.items() if isinstance(cookies, Mapping) else cookies
-            checked: list[tuple[str, str]] = []
-            for item in items:
-                if not (isinstance(item, tuple) and len(item) == 2):
-                    raise TypeError(f"cookies must be (name, value) pairs, got {item!r}")
-                name, value = item
-                if not isinstance(name, str) or not isinstance(value, str):
-                    raise TypeError(f"cookie name and value must be str (cookie {name!r})")
+            checked = _str_pairs("cookies", "cookie", cookies)
+            for name, value in checked:
                 if not _COOKIE_NAME.fullmatch(name) or _BAD_COOKIE_VALUE.search(value):
                     # The value may be a secret: only the name is shown.
                     raise ValueError(f"invalid cookie {name!r}: see RFC 6265 4.1.1")
-                checked.append((name, value))
             pairs = tuple(checked)
         if pairs is not None and any(name.lower() == "cookie" for name, _ in headers):
             raise ValueError("give cookies either in cookies or as a Cookie header, not both")

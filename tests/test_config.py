@@ -35,6 +35,26 @@ def test_headers_mapping_and_pairs() -> None:
 
 
 @pytest.mark.parametrize(
+    ("headers", "exc", "message"),
+    [
+        ({"Authorization": "Bearer s3cret\r\n"}, ValueError, "'Authorization': its value holds"),
+        (["Authorization: Bearer s3cret"], TypeError, "got a str (a 'Name: value' line?)"),
+        ([("Authorization", b"Bearer s3cret")], TypeError, "str (header 'Authorization')"),
+        ({b"X-Token": "s3cret"}, TypeError, "str (header a bytes)"),
+        ("Authorization: Bearer s3cret", TypeError, "headers must be a mapping or"),
+        ({"Bad:Name": "s3cret"}, ValueError, "invalid header name 'Bad:Name'"),
+    ],
+)
+def test_bad_headers_are_named_and_their_values_never_shown(
+    headers: object, exc: type[Exception], message: str
+) -> None:
+    with pytest.raises(exc) as caught:
+        qtws.Config(headers=headers)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     "kwargs,exc",
     [
         ({"ping_interval": -1}, ValueError),
