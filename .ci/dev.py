@@ -7,6 +7,7 @@
     python3 .ci/dev.py slow [pytest options...] # the long suites (soak, full conformance)
     python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket, picows, aiohttp, ...
     python3 .ci/dev.py docs                     # API reference (Sphinx) into build/docs/
+    python3 .ci/dev.py build                    # mypyc-compile qtws.core's hot modules in place
     QT_API=pyside6 python3 .ci/dev.py test      # the suite under PySide6 (default: PyQt6)
 
     --python VERSION|PATH   run with another interpreter, e.g. --python 3.13: it gets its own
@@ -23,8 +24,12 @@ tests also need Xvfb (the demos are run under it), installed the same way.
 
 The coverage gate (100 % line and branch coverage of ``qtws.core``) applies to a run of the
 whole default suite only: ``test`` with a file, a node id, ``-k``, ``-m``, ``--lf`` or
-``--deselect`` runs that subset without it.  Only the standard library is used here, so a
-fresh machine with Python 3.11+ and git is enough.  Ctrl-C ends any command quietly (130).
+``--deselect`` runs that subset without it.  When a C compiler is there, ``test`` first
+compiles qtws.core's hot modules with mypyc (``build``, skipped while they are current), runs
+the whole suite and the coverage gate on the interpreted sources (``QTWS_PURE=1``), then the
+core's tests and a few end-to-end files again on the compiled modules.  Only the standard
+library is used here, so a fresh machine with Python 3.11+ and git is enough.  Ctrl-C ends any
+command quietly (130).
 """
 
 from __future__ import annotations
@@ -248,7 +253,8 @@ def create_venv(env: Env) -> None:
 def ensure_venv(env: Env) -> None:
     """Create the venv and install qtws[dev] unless the stamp says it is current."""
     files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "qtws").rglob("*.py*"))
-    state = [(ROOT / "pyproject.toml").read_text(), EXTRAS, *files]
+    state = [(ROOT / "pyproject.toml").read_text(), (ROOT / "setup.py").read_text(), EXTRAS]
+    state += files
     digest = hashlib.sha256("\n".join(state).encode()).hexdigest()
     linked = any((ROOT / "build").glob("__editable__.qtws-*"))
     current = env.stamp.exists() and env.stamp.read_text() == digest and linked
@@ -271,11 +277,66 @@ def ensure_venv(env: Env) -> None:
         ("pip install", [*pip, "install", *EDITABLE, "-e", f".[{EXTRAS}]"]),
     ]:
         # The build backend's notices (about the editable mode) are noise on success.
-        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        # The editable install stays interpreted: compile_core() builds in place instead.
+        pip_env = {**os.environ, "QTWS_NO_COMPILE": "1"}
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=pip_env)
         if out.returncode != 0:
             print(out.stdout + out.stderr, file=sys.stderr)
             sys.exit(f"[qtws] {what} failed (see above); run the command again to retry")
     env.stamp.write_text(digest)
+
+
+# issue 16: the core's hot modules compiled with mypyc (setup.py), next to their sources.
+# qtws/core/_native.py decides at import time whether a build is current; run with the venv's
+# interpreter, whose extension suffix (cpython-311-...) is the one that counts.
+_CURRENT = (
+    "import importlib.util as u, sys; s = u.spec_from_file_location('n', sys.argv[1]); "
+    "m = u.module_from_spec(s); s.loader.exec_module(m); "
+    "sys.exit(0 if m.choose(sys.argv[2], {})[0] else 1)"
+)
+# What runs again on the compiled modules after the gate: the core's tests and end-to-end
+# files whose traffic goes through every compiled path (about a minute).
+COMPILED_TESTS = [
+    "tests/core",
+    "tests/test_conformance_same_read.py",
+    "tests/test_connection.py",
+    "tests/test_blocking.py",
+]
+
+
+def core_is_compiled(env: Env) -> bool:
+    """Whether qtws/core holds a complete mypyc build of the current sources."""
+    core = ROOT / "qtws" / "core"
+    check = [str(env.py), "-c", _CURRENT, str(core / "_native.py"), str(core)]
+    return subprocess.run(check, cwd=ROOT).returncode == 0
+
+
+def compile_core(env: Env) -> bool:
+    """Compile qtws.core's hot modules in place unless they are current (or
+    ``QTWS_NO_COMPILE=1``); True when a current compiled build is there.  Failing to compile
+    is not an error: the interpreted core is complete, and this says why in one line."""
+    if os.environ.get("QTWS_NO_COMPILE", "") not in ("", "0"):
+        say("QTWS_NO_COMPILE is set: the interpreted core only")
+        return False
+    if core_is_compiled(env):
+        return True
+    say("compiling qtws.core with mypyc (setup.py build_ext --inplace; takes ~40 s)")
+    start = time.monotonic()
+    cmd = [str(env.py), "setup.py", "-q", "build_ext", "--inplace"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    notes = [line for line in out.stderr.splitlines() if line.startswith("qtws build:")]
+    if out.returncode == 0 and core_is_compiled(env):
+        say(f"compiled in {time.monotonic() - start:.0f} s")
+        return True
+    tail = (out.stdout + out.stderr).strip().splitlines()[-1:]
+    why = notes[-1] if notes else " ".join(tail) or f"exit {out.returncode}"
+    say(f"not compiled, the interpreted core only ({why})")
+    return False
+
+
+def build(env: Env, args: list[str]) -> int:
+    ensure_venv(env)
+    return 0 if compile_core(env) else 1
 
 
 def qt_platform(environ: dict[str, str] | os._Environ[str], headless: bool) -> str:
@@ -388,10 +449,14 @@ def selects_tests(args: list[str]) -> bool:
 
 def test(env: Env, args: list[str], slow: bool = False) -> int:
     ensure_venv(env)
+    compiled = compile_core(env)
     run_env = ensure_qt(env, headless=True)
     if not slow and QT_API == "pyqt6":
         ensure_xvfb()
     run_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Coverage traces the .py sources only: the suite and its gate run them interpreted.
+    compiled_env = {k: v for k, v in run_env.items() if k != "QTWS_PURE"}
+    run_env["QTWS_PURE"] = "1"
     run_env.update(QT_API=QT_API, PYTEST_QT_API=QT_API)  # qtws and pytest-qt on one binding
     py = str(env.py)
     steps: list[tuple[str, list[str]]] = [
@@ -418,10 +483,15 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
         marker += ["--ignore=tests/demo_app", "--ignore=tests/test_bench.py",
                    "--ignore=tests/test_gui_xvfb.py"]  # fmt: skip
     steps.append(("pytest", [py, "-m", "pytest", *marker, *cov, *args]))
+    whole = not slow and not selects_tests(args)
+    if compiled and whole:
+        compiled_env["QTWS_EXPECT_COMPILED"] = "1"  # tests/core/test_compiled.py checks it
+        cmd = [py, "-m", "pytest", *marker, "--no-cov", *args, *COMPILED_TESTS]
+        steps.append(("pytest on the compiled core", cmd))
     failed = []
     for name, cmd in steps:
         say(f"--- {name}")
-        rc = run(cmd, env=run_env)
+        rc = run(cmd, env=compiled_env if "compiled" in name else run_env)
         if rc == 5:
             say("pytest collected no tests: that is a failure")
         if rc != 0:
@@ -451,6 +521,7 @@ def demo(env: Env, args: list[str]) -> int:
 
 def bench(env: Env, args: list[str]) -> int:
     ensure_venv(env)
+    compile_core(env)  # what an install gets; QTWS_PURE=1 measures the interpreted core
     return run([str(env.py), "-m", "bench", *args], env=ensure_qt(env, headless=True))
 
 
@@ -464,7 +535,7 @@ def docs(env: Env, args: list[str]) -> int:
     return rc
 
 
-COMMANDS = {"test": test, "demo": demo, "bench": bench, "docs": docs}
+COMMANDS = {"test": test, "demo": demo, "bench": bench, "docs": docs, "build": build}
 
 
 def main(argv: list[str]) -> int:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .certificates import UntrustedCertificate as UntrustedCertificate
     from .config import Config as Config
     from .config import ReconnectPolicy as ReconnectPolicy
+    from .core import COMPILED as COMPILED
     from .errors import BufferFull as BufferFull
     from .errors import ConnectionClosed as ConnectionClosed
     from .errors import HandshakeError as HandshakeError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "QT_API": "_qt",
+    "COMPILED": "core",
     "Config": "config",
     "ReconnectPolicy": "config",
     "WebSocket": "websocket",
@@ -71,6 +73,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "COMPILED",
     "QT_API",
     "BufferFull",
     "CloseEvent",

@@ -23,3 +23,12 @@ def test_unknown_name_raises_attribute_error() -> None:
 
 def test_version() -> None:
     assert qtws.__version__.count(".") == 2
+
+
+def test_compiled_names_the_compiled_core_modules_in_use() -> None:
+    from qtws.core import _native
+
+    assert "COMPILED" in qtws.__all__
+    assert isinstance(qtws.COMPILED, tuple)
+    assert qtws.COMPILED in ((), _native.MODULES)  # all or nothing (see qtws/core/_native.py)
+    assert _native.compiled("qtws.core") == qtws.COMPILED

@@ -9,6 +9,7 @@ so the test leaves nothing behind in the clone and needs only the ``setuptools``
 from __future__ import annotations
 
 import email.parser
+import os
 import re
 import shutil
 import subprocess
@@ -23,20 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+def _build_wheel(tmp_path_factory: pytest.TempPathFactory, compile: bool) -> zipfile.ZipFile:
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
-    junk = shutil.ignore_patterns("__pycache__", "*.pyc")
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "_compiled.sha256")
     for folder in ("qtws", "demo_app", "bench", "tests"):  # the flat layout, as in a clone
         shutil.copytree(ROOT / folder, src / folder, ignore=junk)
     out = tmp_path_factory.mktemp("dist")
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    built = subprocess.run([*cmd, "-w", str(out), str(src)], capture_output=True, text=True)
+    # QTWS_NO_COMPILE: the fallback to the pure-Python core (mypyc would take ~40 s here);
+    # the compiled wheel is built by the slow test below.
+    env = {**os.environ, "QTWS_NO_COMPILE": "0" if compile else "1"}
+    built = subprocess.run(
+        [*cmd, "-w", str(out), str(src)], capture_output=True, text=True, env=env
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     (path,) = out.glob("qtws-*.whl")
     return zipfile.ZipFile(path)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    return _build_wheel(tmp_path_factory, compile=False)
 
 
 def _metadata(wheel: zipfile.ZipFile) -> email.message.Message:
@@ -124,3 +134,35 @@ def test_the_readmes_install_lines_name_a_qt_binding() -> None:
         assert named, f"installs qtws without a binding: {line}"
         chosen = set(named.group(1).split(","))
         assert chosen <= extras and chosen & {"pyqt6", "pyside6"}, line
+
+
+def test_the_pure_wheel_has_no_extension_modules(wheel: zipfile.ZipFile) -> None:
+    assert not [n for n in wheel.namelist() if n.endswith((".so", ".pyd", ".sha256"))]
+    assert wheel.filename is not None and wheel.filename.endswith("-py3-none-any.whl")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # mypyc and the C compiler: ~40 s on an idle 2-core machine
+def test_the_compiled_wheel_holds_the_core_compiled_and_its_sources(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from qtws.core import _native
+
+    compiled = _build_wheel(tmp_path_factory, compile=True)
+    names = compiled.namelist()
+    version = PYPROJECT["project"]["version"]
+    assert {name.split("/")[0] for name in names} == {"qtws", f"qtws-{version}.dist-info"}
+    for module in _native.MODULES:
+        assert f"qtws/core/{module}.py" in names  # the source ships too (QTWS_PURE=1)
+        assert any(n.startswith(f"qtws/core/{module}.cpython-") for n in names)
+    assert any(n.startswith(f"qtws/{_native.SHARED}.") for n in names)
+    assert f"qtws/core/{_native.RECORD}" in names
+    # Installed, it is used, and QTWS_PURE=1 switches to the sources.
+    compiled.extractall(tmp_path / "site")
+    code = "import qtws, qtws.core.protocol as p; print(qtws.COMPILED, p.__file__.endswith('.py'))"
+    for pure, expected in (("0", f"{_native.MODULES} False"), ("1", "() True")):
+        env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "QTWS_PURE": pure}
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert out.stdout.strip() == expected, out.stderr

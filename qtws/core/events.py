@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -80,7 +81,9 @@ class ConnectionFailed:
     specific error (a :class:`~qtws.errors.ProtocolError`, :class:`~qtws.errors.HandshakeError`
     ...); ``code`` the close code sent to the peer (1006 if none could be sent)."""
 
-    exc: Exception
+    # builtins.: mypyc resolves a bare builtin class name in a dataclass among the module's
+    # globals (KeyError 'Exception' at import); the attribute path works in both builds.
+    exc: builtins.Exception
     code: int
 
 

@@ -7,6 +7,7 @@ Small payloads are XORed as one big Python integer; large ones with a vectorised
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = ["NUMPY_THRESHOLD", "apply_mask"]
@@ -21,11 +22,11 @@ def _load_numpy() -> Any:
     global _np
     if _np is None:
         try:
-            import numpy
+            # Through importlib, not an import statement: mypyc's compiled import caches the
+            # module, so a test that hides numpy (sys.modules["numpy"] = None) would not.
+            _np = importlib.import_module("numpy")
         except ImportError:
             _np = False
-        else:
-            _np = numpy
     return _np
 
 

@@ -360,11 +360,11 @@ class ClientConnection:
             self._check_open()  # raises
         self._send_message(OP_BINARY, data)
 
-    def send_ping(self, payload: bytes = b"") -> None:
+    def send_ping(self, payload: bytes | bytearray | memoryview = b"") -> None:
         """Queue a ping (payload at most 125 bytes, RFC 6455 5.5)."""
         self._send_control(OP_PING, payload)
 
-    def send_pong(self, payload: bytes = b"") -> None:
+    def send_pong(self, payload: bytes | bytearray | memoryview = b"") -> None:
         """Queue an unsolicited pong (payload at most 125 bytes, RFC 6455 5.5.3)."""
         self._send_control(OP_PONG, payload)
 
@@ -775,7 +775,7 @@ class ClientConnection:
             raise ValueError("close reason is longer than 123 UTF-8 bytes")
         return payload
 
-    def _send_control(self, opcode: int, payload: bytes) -> None:
+    def _send_control(self, opcode: int, payload: bytes | bytearray | memoryview) -> None:
         if not isinstance(payload, _BYTES_LIKE):
             raise TypeError(f"payload must be bytes-like, not {type(payload).__name__}")
         if len(payload) > 125:
