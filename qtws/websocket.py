@@ -351,7 +351,9 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         # open: the hook holds only the Python side, which outlives the C++ object.
         # A weak reference: the WebSocket must not need the cycle collector to be freed.
         self._watcher = _DeletionWatcher(self)  # held: its slot must outlive GC passes
-        self.destroyed.connect(self._watcher.on_destroyed)
+        # Held to disconnect by handle: by slot name, Qt looks the slot up on a watcher that may
+        # be half destroyed at interpreter exit and warns "No such slot".
+        self._destroyed_link = self.destroyed.connect(self._watcher.on_destroyed)
         self._state = ReadyState.CONNECTING
         self._started = False
         self._conn: Connection | None = None
@@ -892,7 +894,7 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         # The Python side is going: the C++ object then needs no clean-up, and PySide6 would
         # run the watcher's slot from the C++ destructor, at interpreter exit too (a crash).
         try:  # noqa: SIM105 - not contextlib: module globals may be gone at interpreter exit
-            self.destroyed.disconnect(self._watcher.on_destroyed)
+            QObject.disconnect(self._destroyed_link)
         except Exception:  # already deleted
             pass
 

@@ -33,12 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A window appears within seconds; this only bounds a hang (busy CI machine), never asserted.
 PATIENCE = 120.0
 
-# Known and reported, not yet fixed (qtws/websocket.py): WebSocket.__del__ disconnects its
-# deletion watcher after Qt has deleted it, when a WebSocket with a widget parent is still
-# alive at interpreter exit.  Remove the line once fixed; every other warning fails the test.
-KNOWN_WARNINGS = {
-    "qt.core.qobject.connect: QObject::disconnect: No such slot QObject::on_destroyed()",
-}
+# Qt warnings a demo may print (none today): every other warning fails the test.
+KNOWN_WARNINGS: set[str] = set()
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 is the Linux desktop"),
