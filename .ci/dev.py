@@ -477,11 +477,9 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     elif selects_tests(args):
         say("a subset of the suite: no coverage gate (it applies to the whole suite only)")
         cov = []
-    # PyQt6 only: the demos import PyQt6 themselves; the benchmarks compare with PyQt6's
-    # QWebSocket.
+    # PyQt6 only: the benchmarks compare with PyQt6's QWebSocket (the demos run on either).
     if QT_API == "pyside6":
-        marker += ["--ignore=tests/demo_app", "--ignore=tests/test_bench.py",
-                   "--ignore=tests/test_gui_xvfb.py"]  # fmt: skip
+        marker += ["--ignore=tests/test_bench.py", "--ignore=tests/test_gui_xvfb.py"]
     steps.append(("pytest", [py, "-m", "pytest", *marker, *cov, *args]))
     whole = not slow and not selects_tests(args)
     if compiled and whole:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import codec, e2e
+from . import codec, e2e, live
 from .clients import CLIENTS
 from .report import Row, as_json, machine_info, markdown
 
@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="tiny sizes, one repeat (a smoke run, ~10 s)"
     )
     parser.add_argument(
-        "--only", choices=("codec", "e2e"), action="append", help="run only this part (repeatable)"
+        "--only",
+        choices=("codec", "e2e", "live"),
+        action="append",
+        help="run only this part (repeatable); live (batch, Conflator, QWebSocket on a tick "
+        "flood) runs only when named",
     )
     parser.add_argument(
         "--clients",
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     notes: dict[str, list[str]] = {}
+    if "live" in parts:  # first: it needs a QApplication (a view), e2e a QCoreApplication
+        rows += live.run(args.quick, _log)
+        notes.update(live.NOTES)
     if "codec" in parts:
         rows += codec.run(args.quick, _log)
         notes.update(codec.NOTES)

@@ -82,7 +82,7 @@ def start_gui(
 ) -> tuple[Any, Any] | None:
     """The window, shown, and the tick server it started (``None`` with ``url``); ``None``
     when the server cannot start."""
-    from PyQt6.QtWidgets import QApplication
+    from demo_app.qt import QApplication
 
     from .server import TickServerProcess
     from .window import DashboardWindow
@@ -108,8 +108,7 @@ def start_gui(
 def run_gui(url: str | None, symbols: int, rate: float, interval: float) -> int:
     """The window (and the tick server in a child process unless ``url`` is given) until
     the window closes or Ctrl-C."""
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
+    from demo_app.qt import QApplication, QTimer
 
     # Held here: start_gui's own reference ends with it, and PyQt then deletes the app.
     existing = QApplication.instance()

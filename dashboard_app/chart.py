@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import collections
 
-from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
-from PyQt6.QtWidgets import QWidget
+from demo_app.qt import QColor, QPainter, QPaintEvent, QPen, QPointF, QPolygonF, QRectF, Qt, QWidget
 
 POINTS = 600  # prices kept (a minute of one symbol at the demo's default rate)
 

@@ -13,10 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtCore import QEventLoop, QTimer
-from PyQt6.QtWidgets import QApplication
-
 import qtws
+from demo_app.qt import QApplication, QEventLoop, QTimer
 
 from .server import TickServerProcess
 from .window import DashboardWindow, default_config

@@ -13,8 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PyQt6.QtGui import QColor
+from demo_app.qt import (
+    QAbstractTableModel,
+    QColor,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 
 FLASH = 0.6  # seconds a changed row stays highlighted
 COLUMNS = ("Symbol", "Last", "Change", "Change %", "Ticks", "Seq")

@@ -15,18 +15,20 @@ import threading
 import time
 from typing import Any, Protocol
 
-from PyQt6.QtCore import QItemSelection, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent
-from PyQt6.QtWidgets import (
+import qtws
+from demo_app.qt import (
     QAbstractItemView,
+    QAction,
+    QCloseEvent,
     QHeaderView,
+    QItemSelection,
     QLabel,
     QMainWindow,
     QSplitter,
+    Qt,
     QTableView,
+    QTimer,
 )
-
-import qtws
 
 from .chart import PriceChart
 from .model import TickTableModel

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The demo's command line."""
     p = argparse.ArgumentParser(
         prog="python3 .ci/dev.py demo",
-        description="qtws chat demo: PyQt6 chat windows over an embedded websockets server.",
+        description="qtws chat demo: Qt chat windows over an embedded websockets server.",
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
@@ -162,12 +162,10 @@ def serve(host: str, port: int) -> int:
 
 def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     """Open the windows (and the embedded server unless ``url`` is given); run until closed."""
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
-
     import qtws
 
     from .headless import spin
+    from .qt import QApplication, QTimer
     from .server import ChatServer
     from .window import ChatWindow, default_config
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from PyQt6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 import qtws
 from dashboard_app.app import build_parser
 from dashboard_app.headless import run_scripted_session
+from demo_app.qt import QImage
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from dashboard_app.chart import POINTS, PriceChart
 from dashboard_app.model import COLUMNS, FLASH, TickTableModel, _runs
+from demo_app.qt import QModelIndex, Qt
 
 
 class Clock:

@@ -11,9 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PyQt6.QtCore import QTimer
-from PyQt6.QtGui import QImage
-from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from websockets.sync.client import connect
 
@@ -25,6 +22,7 @@ from demo_app.app import (
     tile,
     window_nicks,
 )
+from demo_app.qt import QApplication, QImage, QTimer
 from demo_app.window import ChatWindow
 
 ROOT = Path(__file__).resolve().parents[2]

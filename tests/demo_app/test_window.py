@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from demo_app.qt import Qt
 from demo_app.server import ChatServer
 from demo_app.window import NICK_COLORS, ChatWindow, ColorBook, nick_color
 from tests.servers import ws_server
