@@ -260,6 +260,8 @@ def ensure_venv(env: Env) -> None:
     current = env.stamp.exists() and env.stamp.read_text() == digest and linked
     if current and env.py.exists():
         return
+    if os.environ.get("QTWS_DEV_NO_INSTALL") and env.py.exists():
+        return  # tests/test_gui_xvfb.py runs dev.py from inside a suite: never reinstall under it
     if not env.py.exists():
         create_venv(env)
         why = "new environment"

@@ -6,6 +6,8 @@ Every value is validated when the object is built, so a typo fails at constructi
 
 from __future__ import annotations
 
+import difflib
+import functools
 import http.cookiejar
 import importlib.util
 import math
@@ -16,7 +18,7 @@ import sys
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Union, cast
+from typing import Any, TypeVar, Union, cast
 
 __all__ = ["Config", "ReconnectPolicy"]
 
@@ -93,6 +95,35 @@ def _str_pairs(field: str, kind: str, given: object) -> list[tuple[str, str]]:
     return pairs
 
 
+def _reject_unknown(cls: type, kwargs: Mapping[str, object]) -> None:
+    """A misspelt field (``pingInterval``: Qt's camelCase) names the right one; the bare
+    dataclass error does not."""
+    known: dict[str, object] = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    for name in kwargs:
+        if name not in known:
+            snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+            guesses = [snake] if snake in known else difflib.get_close_matches(name, known, 1)
+            hint = f"; did you mean {guesses[0]!r}?" if guesses else ""
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}{hint}")
+
+
+_T = TypeVar("_T", bound=type)
+
+
+def _helpful_init(cls: _T) -> _T:
+    """Wrap a dataclass's ``__init__`` with :func:`_reject_unknown` (``functools.wraps``
+    keeps the fields' signature for ``help()``, ``inspect`` and the docs)."""
+    init = cls.__init__  # type: ignore[misc]  # the class's own, read once
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        _reject_unknown(cls, kwargs)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
 def _check_trust(trust: object, ssl_context: object) -> None:
     if trust is None:
         return
@@ -108,6 +139,7 @@ def _check_trust(trust: object, ssl_context: object) -> None:
         )
 
 
+@_helpful_init
 @dataclass(frozen=True)
 class ReconnectPolicy:
     """Exponential backoff for automatic reconnection.
@@ -148,13 +180,15 @@ class ReconnectPolicy:
         return base * (1.0 - self.jitter * r)
 
 
+@_helpful_init
 @dataclass(frozen=True)
 class Config:
     """Settings of a :class:`qtws.WebSocket`: a frozen dataclass, validated when it is built.
 
     Every field is optional and keyword-friendly: ``qtws.Config(ping_interval=5,
     reconnect=qtws.ReconnectPolicy())``.  A wrong type or value raises ``TypeError`` or
-    ``ValueError`` naming the field.  Times are in seconds; ``None`` turns a timeout or a
+    ``ValueError`` naming the field; an unknown name (``pingInterval``) a ``TypeError`` that
+    suggests the right one.  Times are in seconds; ``None`` turns a timeout or a
     limit off.  ``repr()`` masks secrets: the values of ``Authorization``, ``Cookie`` and
     ``Proxy-Authorization`` headers, proxy passwords and cookies.
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 import random
 from typing import Any
 
@@ -148,3 +151,27 @@ def test_zero_timeouts_are_rejected(name: str) -> None:
 def test_proxy_without_host_is_rejected() -> None:
     with pytest.raises(ValueError):
         qtws.Config(proxy="http://:1")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: qtws.Config(pingInterval=5), "'pingInterval'; did you mean 'ping_interval'?"),
+        (lambda: qtws.Config(maxMessageSize=1), "did you mean 'max_message_size'?"),
+        (lambda: qtws.Config(reconect=None), "'reconect'; did you mean 'reconnect'?"),
+        (lambda: qtws.Config(xyz=1), "Config() got an unexpected keyword argument 'xyz'"),
+        (lambda: qtws.ReconnectPolicy(initialDelay=1), "did you mean 'initial_delay'?"),
+    ],
+)
+def test_a_misspelt_field_names_the_right_one(make: Any, message: str) -> None:
+    # Qt developers write camelCase (pingInterval); the dataclass error alone does not help.
+    with pytest.raises(TypeError) as caught:
+        make()
+    assert str(caught.value).endswith(message)
+
+
+def test_copies_and_replace_still_work() -> None:
+    config = qtws.Config(ping_interval=5, reconnect=qtws.ReconnectPolicy(max_attempts=3))
+    assert dataclasses.replace(config, ping_interval=7).ping_interval == 7
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert copy.deepcopy(config) == config

@@ -66,7 +66,8 @@ class Demo:
         env = {
             k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")
         }
-        env.update(DISPLAY=display, QT_API="pyqt6", PYTHONUNBUFFERED="1")
+        # QTWS_DEV_NO_INSTALL: a pip install under the running suite would pull its files away.
+        env.update(DISPLAY=display, QT_API="pyqt6", PYTHONUNBUFFERED="1", QTWS_DEV_NO_INSTALL="1")
         self.out, self.err = logs / "stdout.txt", logs / "stderr.txt"
         with self.out.open("wb") as out, self.err.open("wb") as err:
             # This interpreter runs dev.py, so it uses this environment (.venv or .venv-3.X).
