@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         "time goes, instead of the benchmarks",
     )
     parser.add_argument(
+        "--server",
+        choices=("auto", "node", "python"),
+        default="auto",
+        help="the end-to-end peer: Node's ws (needs node and npm), the websockets server, or "
+        "auto (Node when available)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print JSON on stdout instead of Markdown"
     )
     parser.add_argument(
@@ -79,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += codec.run(args.quick, _log)
         notes.update(codec.NOTES)
     if "e2e" in parts:
-        rows += e2e.run(sizes, _log, only)
+        rows += e2e.run(sizes, _log, only, args.server)
         notes.update(e2e.NOTES)
     info = machine_info()
+    info["server"] = e2e.SERVER["description"]
     info["seconds"] = round(time.perf_counter() - started, 1)
     info["mode"] = "quick" if args.quick else "full"
 

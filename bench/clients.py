@@ -16,6 +16,8 @@ that drops, truncates or garbles data fails the run instead of looking fast.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +27,7 @@ import aiohttp
 import picows
 import websocket as wsclient
 from PyQt6.QtCore import QEventLoop, QTimer, QUrl
+from PyQt6.QtNetwork import QSslConfiguration, QSslSocket
 from PyQt6.QtWebSockets import QWebSocket
 from websockets.asyncio.client import ClientConnection as AsyncClient
 from websockets.asyncio.client import connect as async_connect
@@ -58,8 +61,19 @@ class Client:
         """Send ``payload`` and wait for its echo, ``n`` times; the round trips in seconds."""
         raise NotImplementedError
 
+    def tls_connect(self, url: str, cafile: str) -> float:
+        """Open a new TLS connection to ``url`` (trusting ``cafile``), wait until it is open,
+        close it; the seconds until open (GUI clients only)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
+
+
+@functools.cache
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """One context per CA file, shared like qtws's default one (loading it is not measured)."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 class _Tally:
@@ -195,6 +209,24 @@ class QtwsQt(_QtClient):
         self.ws.close()
         wait.run("qtws close")
 
+    def tls_connect(self, url: str, cafile: str) -> float:
+        config = qtws.Config(ssl_context=tls_context(cafile), compression=False)
+        ws = qtws.WebSocket(url, config=config)
+        wait = QtWait()
+        ws.opened.connect(wait.finish)
+        ws.closed.connect(lambda ev: wait.finish(RuntimeError(f"closed: {ev}")))
+        t0 = time.perf_counter()
+        ws.open()
+        wait.run("qtws TLS open")
+        elapsed = time.perf_counter() - t0
+        ws.opened.disconnect()
+        ws.closed.disconnect()
+        done = QtWait()
+        ws.closed.connect(lambda ev: done.finish())
+        ws.close()
+        done.run("qtws TLS close")
+        return elapsed
+
 
 class QtwsQtBatch(QtwsQt):
     """qtws in the Qt loop with one slot per dispatch slice (``batch_received``), the way a
@@ -254,6 +286,28 @@ class PyQtWebSocket(_QtClient):
         self.ws.disconnected.connect(wait.finish)
         self.ws.close()
         wait.run("QWebSocket close")
+
+    def tls_connect(self, url: str, cafile: str) -> float:
+        if not QSslSocket.supportsSsl():
+            raise NotImplementedError("Qt has no TLS backend here")
+        ws = QWebSocket()
+        conf = QSslConfiguration.defaultConfiguration()
+        conf.addCaCertificates(cafile)
+        ws.setSslConfiguration(conf)
+        wait = QtWait()
+        ws.connected.connect(wait.finish)
+        ws.errorOccurred.connect(lambda err: wait.finish(RuntimeError(str(err))))
+        ws.sslErrors.connect(lambda errors: wait.finish(RuntimeError(str(errors))))
+        t0 = time.perf_counter()
+        ws.open(QUrl(url))
+        wait.run("QWebSocket TLS open")
+        elapsed = time.perf_counter() - t0
+        done = QtWait()
+        ws.disconnected.connect(done.finish)
+        ws.close()
+        done.run("QWebSocket TLS close")
+        ws.deleteLater()
+        return elapsed
 
 
 # -- synchronous clients ----------------------------------------------------------------------

@@ -31,6 +31,9 @@ class Row:
     ratios: dict[str, float | None] = field(default_factory=dict)
     mine: tuple[str, ...] = ()
     best_peer: str | None = None
+    #: Per column, the spread of the repeats: half their range relative to the median
+    #: (0.08: the repeats lay within ±8 % of the median); shown as ``±8%`` in the table.
+    spread: dict[str, float] = field(default_factory=dict)
 
     def _ratio(self, a: float | None, b: float | None) -> float | None:
         if not (a and b):
@@ -100,17 +103,29 @@ def machine_info() -> dict[str, Any]:
         "picows": _version("picows"),
         "websocket-client": _version("websocket-client"),
         "numpy": _version("numpy"),
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else "",
     }
 
 
 def machine_line(info: dict[str, Any]) -> str:
+    server = f"; peer: {info['server']}" if info.get("server") else ""
+    load = f", load average {info['load']}" if info.get("load") else ""
     return (
-        f"{info['cpus']} CPUs ({info['cpu']}), {info['platform']}, "
+        f"{info['cpus']} CPUs ({info['cpu']}{load}), {info['platform']}, "
         f"Python {info['python']}, qtws {info['qtws']}, PyQt6 {info['pyqt6']} (Qt {info['qt']}), "
         f"websockets {info['websockets']}, wsproto {info['wsproto']}, aiohttp {info['aiohttp']}, "
         f"picows {info['picows']}, websocket-client {info['websocket-client']}, "
-        f"numpy {info['numpy']}"
+        f"numpy {info['numpy']}{server}"
     )
+
+
+def spread_of(samples: list[float]) -> float:
+    """Half the range of ``samples`` relative to their median (see :attr:`Row.spread`)."""
+    ordered = sorted(samples)
+    mid = ordered[len(ordered) // 2]
+    return (ordered[-1] - ordered[0]) / 2 / mid if mid else 0.0
 
 
 def _fmt(value: float | None) -> str:
@@ -153,7 +168,11 @@ def markdown(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]])
         out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|")
         for row in members:
             cells = [row.name, row.unit]
-            cells += [_fmt(row.values.get(c)) for c in columns]
+            for c in columns:
+                cell = _fmt(row.values.get(c))
+                if c in row.spread and row.values.get(c) is not None:
+                    cell += f" ±{row.spread[c] * 100:.0f}%"
+                cells.append(cell)
             for r in ratio_cols:
                 cell = _fmt_ratio(row.ratios.get(r)) if r in row.ratios else ""
                 if r == BEST and row.best_peer and row.ratios.get(r) is not None:
@@ -177,6 +196,7 @@ def as_json(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]]) 
                 "values": r.values,
                 "ratios": r.ratios,
                 "best_peer": r.best_peer,
+                "spread": r.spread,
             }
             for r in rows
         ],

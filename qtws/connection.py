@@ -39,10 +39,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import http.cookiejar
+import importlib
 import logging
 import os
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -64,7 +66,8 @@ from .core import (
     WebSocketURI,
     parse_uri,
 )
-from .dial import Dialer, preload
+from .core.mask import NUMPY_THRESHOLD
+from .dial import Dialer, preload, tls_ready
 from .errors import ConnectionClosed, HandshakeError, InvalidState, WebSocketError
 from .keepalive import KeepAlive
 from .loop.base import EventLoopProxy, Handle
@@ -97,6 +100,43 @@ _DISPATCH_BUDGET = 0.004
 _BACKLOG_LIMIT = 20_000
 # Request headers dropped when a redirect leads to another scheme, host or port.
 _CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+# numpy masks large frames (qtws.core.mask), but importing it takes 0.1-0.4 s, most of it
+# holding the GIL.  It is imported on a daemon thread when the first large message is sent
+# (never at `import qtws`, never for an application that sends none); meanwhile that message
+# and those after it wait in the driver, so the GUI thread never waits on the import lock.
+_numpy_done = threading.Event()
+_numpy_start = threading.Lock()
+_numpy_thread: list[threading.Thread] = []  # the import's thread, once started
+
+
+def _warm_numpy() -> None:
+    try:
+        importlib.import_module("numpy")
+    except Exception:
+        pass
+    finally:
+        _numpy_done.set()
+
+
+def _numpy_ready() -> bool:
+    """True when masking a large frame does not wait for numpy's import (done, failed, or
+    done by the application); else start the import off-thread (once) and return False."""
+    if _numpy_done.is_set():
+        return True
+    module = sys.modules.get("numpy")
+    spec = getattr(module, "__spec__", None)
+    if module is not None and not getattr(spec, "_initializing", False):
+        _numpy_done.set()  # imported by the application
+        return True
+    with _numpy_start:
+        if module is None and not _numpy_thread:
+            _numpy_thread.append(
+                threading.Thread(target=_warm_numpy, name="qtws-numpy", daemon=True)
+            )
+            _numpy_thread[0].start()
+    return False
 
 
 def dispatching() -> bool:
@@ -194,6 +234,10 @@ class Connection:
         # Messages the core accepted but frames in steps (see _sent), oldest first.
         self._in_core: collections.deque[str | bytes] = collections.deque()
         self._produce_scheduled = False
+        # Messages held back while numpy is being imported (see send_message), oldest first.
+        self._held: collections.deque[str | bytes] = collections.deque()
+        self._held_bytes = 0
+        self._tls_waits = 0  # 5 ms waits for the shared TLS context (see _dial)
         self._backlog_bytes = 0  # message bytes read inside a slot's nested loop, waiting
         self._reported_written = 0
         self._progress_scheduled = False
@@ -217,7 +261,8 @@ class Connection:
     def buffered_amount(self) -> int:
         """Bytes accepted by :meth:`send_*` but not yet written to the socket."""
         proto = self._proto
-        return self._wq.size + (proto.pending_output() if proto is not None else 0)
+        pending = proto.pending_output() if proto is not None else 0
+        return self._wq.size + pending + self._held_bytes
 
     @property
     def bytes_in(self) -> int:
@@ -251,7 +296,13 @@ class Connection:
 
     def start(self) -> None:
         """Begin connecting (returns at once; every failure is reported through the sink)."""
-        preload(secure=self.uri.secure and self.config.ssl_context is None, trust=self.config.trust)
+        # The CA certificates for wss load off-thread now; numpy only when a large message is
+        # first sent (see _numpy_ready).
+        preload(
+            secure=self.uri.secure and self.config.ssl_context is None,
+            trust=self.config.trust,
+            numpy=False,
+        )
         if self.config.open_timeout is not None:
             self._set_timer("open", self.config.open_timeout, self._on_open_timeout)
         self._dial(self.uri)
@@ -323,12 +374,37 @@ class Connection:
         proto = self._proto
         if proto is None or self._finished or proto.state is not State.OPEN:
             return False
+        if self._held or (len(data) >= NUMPY_THRESHOLD and not _numpy_ready()):
+            # The core would mask it with numpy, whose import is running on another thread:
+            # wait for it without blocking this thread; the messages after it wait behind.
+            self._held.append(data)
+            self._held_bytes += len(data)
+            if len(self._held) == 1:
+                self.loop.call_later(0.005, self.guard(self._release_held))
+            return True
         if isinstance(data, str):
             proto.send_text(data)
         else:
             proto.send_binary(data)
         self._sent(proto, data)
         return True
+
+    def _release_held(self, force: bool = False) -> None:
+        """Hand the held messages to the core once numpy's import is done (``force``: now,
+        before a close frame)."""
+        if not force and not _numpy_ready():
+            self.loop.call_later(0.005, self.guard(self._release_held))
+            return
+        proto = self._proto
+        held = self._held
+        while held and proto is not None and not self._finished and proto.state is State.OPEN:
+            msg = held.popleft()
+            self._held_bytes -= len(msg)
+            if isinstance(msg, str):
+                proto.send_text(msg)
+            else:
+                proto.send_binary(msg)
+            self._sent(proto, msg)
 
     def report_progress(self, enabled: bool) -> None:
         """Report written bytes and a drained queue to the sink (``on_written``), at most
@@ -368,6 +444,8 @@ class Connection:
             self._finish(1006, "closed before the connection opened", False, None)
             return
         if proto.state is State.OPEN:
+            if self._held:
+                self._release_held(force=True)  # messages sent before close() go first
             proto.send_close(code, reason)
             self._flush_proto()
             self._after_io()
@@ -420,6 +498,16 @@ class Connection:
     # ------------------------------------------------------------------ connecting
     def _dial(self, uri: WebSocketURI) -> None:
         self.uri = uri
+        cfg = self.config
+        if uri.secure and cfg.ssl_context is None and not tls_ready(cfg.trust):
+            # The CA certificates are loading on the warm-up thread (tens of ms): making the
+            # context now would block this thread until they are (it takes the same lock).
+            # Dial once they are, within the open timeout; after 1 s, load them here anyway.
+            preload(secure=True, trust=cfg.trust, numpy=False)
+            self._tls_waits += 1
+            if self._tls_waits <= 200:
+                self._set_timer("tls", 0.005, lambda: self._dial(uri))
+                return
         try:
             self._proxy = proxy_for(uri, self.config.proxy)
         except ValueError as exc:
@@ -1094,8 +1182,10 @@ class Connection:
             for name in list(self._timers):
                 self._cancel_timer(name)
             self._keepalive.stop()
-            self.unsent = [*self._wq.unsent(), *self._in_core]
+            self.unsent = [*self._wq.unsent(), *self._in_core, *self._held]
             self._in_core.clear()
+            self._held.clear()
+            self._held_bytes = 0
             self._teardown_io()
             self._wq.clear()
         finally:

@@ -606,6 +606,11 @@ _CA_FILES = (
 )
 
 
+def tls_ready(trust: str | None) -> bool:
+    """Whether the shared context for ``trust`` exists (else making it would block)."""
+    return (_ssl_system if trust == "system" else _ssl_default) is not None
+
+
 def default_ssl_context() -> ssl.SSLContext:
     """The shared default TLS context (``trust=None``: OpenSSL's trust paths, hostname checked).
 
@@ -651,19 +656,19 @@ def _make_system_context() -> ssl.SSLContext:
     return ctx
 
 
-def preload(*, secure: bool, trust: str | None = None) -> None:
+def preload(*, secure: bool, trust: str | None = None, numpy: bool = True) -> None:
     """Warm up, on a background thread and once per process, what the first connection
-    would otherwise pay for on the GUI thread: importing numpy (~0.1 s; it masks large
-    payloads) and, for wss, loading the CA certificates (of ``trust``)."""
+    would otherwise pay for on the GUI thread: for wss, loading the CA certificates (of
+    ``trust``), first; with ``numpy``, importing numpy (~0.1 s; it masks large payloads)."""
     jobs: list[Callable[[], object]] = []
     name = "ssl-system" if trust == "system" else "ssl"
     with _warm_lock:
-        if "numpy" not in _warm_started and "numpy" not in sys.modules:
-            _warm_started.add("numpy")
-            jobs.append(lambda: importlib.import_module("numpy"))
         if secure and name not in _warm_started:
             _warm_started.add(name)
             jobs.append(system_ssl_context if trust == "system" else default_ssl_context)
+        if numpy and "numpy" not in _warm_started and "numpy" not in sys.modules:
+            _warm_started.add("numpy")
+            jobs.append(lambda: importlib.import_module("numpy"))
     if not jobs:
         return
 

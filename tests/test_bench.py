@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.e2e import gap_summary, percentile
 from bench.report import BEST, Row, markdown
+from qtws.loop import SelectorsProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +25,18 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
     # The benchmarks compare with PyQt6's QWebSocket: they run on PyQt6 whatever the binding.
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyqt6"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", "--output-dir", str(tmp_path)],
+        # The websockets peer: hermetic (the Node one may need `npm ci`, see below).
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--json",
+            "--server",
+            "python",
+            "--output-dir",
+            str(tmp_path),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -55,9 +70,21 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
                 assert value is None  # measured only where the server pushes
             else:
                 assert value is not None, (row["name"], client)
+    assert result["machine"]["server"].startswith("websockets")
     gui = [r for r in rows if r["group"].startswith("GUI")]
-    assert {tuple(r["values"]) for r in gui} == {("qtws Qt", "qtws Qt batch", "QWebSocket")}
-    assert [r["unit"] for r in gui] == ["msg/s", "ms", "ms", "ms"]
+    flood = [r for r in gui if "x 32 B" in r["name"]]
+    assert {tuple(r["values"]) for r in flood} == {("qtws Qt", "qtws Qt batch", "QWebSocket")}
+    assert [r["unit"] for r in flood] == ["msg/s", "ms", "ms", "ms"]
+    assert all(r["spread"] for r in flood if "median" in r["name"] or "rate" in r["name"])
+    kinds = {
+        "MiB binary message": ("qtws Qt", "qtws Qt batch", "QWebSocket"),
+        "TLS connections": ("qtws Qt", "QWebSocket"),
+        "compressed": ("qtws Qt", "qtws Qt batch"),  # QWebSocket has no permessage-deflate
+    }
+    for kind, clients in kinds.items():
+        found = [r for r in gui if kind in r["name"]]
+        assert [r["unit"] for r in found] == ["ms", "ms"], kind
+        assert {tuple(r["values"]) for r in found} == {clients}, kind
     ratios = [v for r in rows for v in r["ratios"].values() if v is not None]
     assert len(ratios) >= len(rows)
     saved = (tmp_path / "latest.md").read_text(encoding="utf-8")
@@ -66,6 +93,34 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
     for label in ("qtws vs best peer", "picows", "aiohttp", "websocket-client"):
         assert f" {label} |" in saved, label
     assert json.loads((tmp_path / "latest.json").read_text(encoding="utf-8")) == result
+
+
+def test_node_peer_speaks_the_bench_protocol() -> None:
+    """bench/node_echo.js (Node's ws, the default peer where node and npm exist) answers the
+    commands the clients rely on, like the websockets peer."""
+    import qtws
+    from bench.server import EchoServer, flood_payload, node_unavailable
+
+    if shutil.which("node") is None or node_unavailable() is not None:
+        pytest.skip(f"the Node peer cannot run here: {node_unavailable()}")
+    config = qtws.Config(proxy=None, max_message_size=None)
+    with EchoServer("node") as server:
+        assert server.description.startswith("Node")
+        ws = qtws.WebSocket(server.url, config=config, loop=SelectorsProxy())
+        ws.connect(10)
+        ws.send("!flood 3 40")
+        assert [ws.wait_for_next_message(10) for _ in range(3)] == [flood_payload(40)] * 3
+        ws.send("!sink 2")
+        ws.send("a")
+        ws.send(b"b")
+        assert ws.wait_for_next_message(10) == "!done 2"
+        ws.send("!blob 70000")
+        assert ws.wait_for_next_message(10) == bytes(70000)
+        ws.send(b"echo")
+        assert ws.wait_for_next_message(10) == b"echo"
+        ws.close()
+        list(ws)
+        assert ws.close_event is not None and ws.close_event.was_clean
 
 
 def test_ratio_direction() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import socket
 import ssl
 import struct
@@ -573,3 +574,61 @@ def test_close_inside_a_nested_loop_of_a_message_slot(qtbot: QtBot) -> None:
         qtbot.wait(100)  # deferred deletions run now
     assert blocker.args[0].was_clean
     assert got == [str(i) for i in range(len(got))]
+
+
+class _ImportingNumpy:
+    """Stands in for numpy in sys.modules while another thread is still importing it."""
+
+    class __spec__:
+        _initializing = True
+
+
+@contextlib.contextmanager
+def _numpy_being_imported(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the driver see numpy's import as running on another thread."""
+    import sys
+
+    real = sys.modules["numpy"]
+    monkeypatch.setattr(qtws.connection, "_numpy_done", threading.Event())
+    sys.modules["numpy"] = _ImportingNumpy  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.modules["numpy"] = real
+
+
+def test_large_messages_wait_without_blocking_while_numpy_is_imported(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another thread imports numpy, a message the core would mask with numpy is held
+    by the driver (the GUI thread would wait on the import lock otherwise); the messages
+    after it wait behind it, and all go out in order once the import is done."""
+    import qtws.core.mask
+
+    qtws.core.mask.apply_mask(bytes(4096), b"abcd")  # numpy imported by this test
+    big = bytes(range(256)) * 64  # 16 KiB: masked with numpy
+    with ChildEchoServer() as srv:
+        ws = opened(qtbot, srv.url, cfg())
+        conn = ws._conn
+        assert conn is not None
+        got: list[object] = []
+        ws.message.connect(got.append)
+        with _numpy_being_imported(monkeypatch):
+            written = conn.bytes_out
+            ws.send("before")
+            ws.send(big)
+            ws.send("after")
+            assert conn.bytes_out == written + len("before") + 6  # only the first went out
+            assert ws.buffered_amount >= len(big) + len("after")
+            qtbot.wait(50)
+            assert got == ["before"] and len(conn._held) == 2  # the import "runs"
+        qtbot.waitUntil(lambda: len(got) == 3, timeout=5000)
+        assert got == ["before", big, "after"] and ws.buffered_amount == 0
+        # Held messages go to the core before a close frame, even while the import runs.
+        with _numpy_being_imported(monkeypatch):
+            ws.send(big)
+            assert conn._held
+            with qtbot.waitSignal(ws.closed, timeout=5000) as blocker:
+                ws.close()
+                assert not conn._held
+    assert blocker.args[0].was_clean and ws.stats.messages_unsent == 0
