@@ -30,11 +30,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .report import Row
-from .server import _frame
+from .server import EchoServer, _frame
 
 if TYPE_CHECKING:
     from .clients import QtWait
@@ -93,8 +92,9 @@ async def _serve_floods() -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
 
 
-class FloodServer:
-    """:func:`_serve_floods` in a child process; send it N (as text) to get N ticks."""
+class FloodServer(EchoServer):
+    """:func:`_serve_floods` in a child process; send it N (as text) to get N ticks.  The
+    child's lifetime is bench.server's (it ends when its stdin closes)."""
 
     def __enter__(self) -> FloodServer:
         self._proc = subprocess.Popen(
@@ -106,22 +106,6 @@ class FloodServer:
         assert self._proc.stdout is not None
         self.url = f"ws://127.0.0.1:{int(self._proc.stdout.readline())}/"
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc.stdout.close()
 
 
 # -- the ways of taking the flood ------------------------------------------------------------

@@ -15,22 +15,15 @@ runs instead, as in the chat demo.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from demo_app.app import display_problem
+from demo_app._shell import application, display_problem, exec_until_ctrl_c, headless_wanted
+from demo_app._shell import ws_url as _ws_url
 
 from .server import MAX_RATE, MAX_SYMBOLS
-
-
-def _ws_url(value: str) -> str:
-    if not value.startswith(("ws://", "wss://")):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a ws:// or wss:// URL")
-    return value
 
 
 def _bounded(kind: type[int] | type[float], lo: float, hi: float) -> Callable[[str], float]:
@@ -82,15 +75,10 @@ def start_gui(
 ) -> tuple[Any, Any] | None:
     """The window, shown, and the tick server it started (``None`` with ``url``); ``None``
     when the server cannot start."""
-    from demo_app.qt import QApplication
-
     from .server import TickServerProcess
     from .window import DashboardWindow
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("qtws live dashboard")
-    app.setStyle("Fusion")
+    application("qtws live dashboard")
     server = None
     if url is None:
         server = TickServerProcess(symbols=symbols, rate=rate)
@@ -108,23 +96,14 @@ def start_gui(
 def run_gui(url: str | None, symbols: int, rate: float, interval: float) -> int:
     """The window (and the tick server in a child process unless ``url`` is given) until
     the window closes or Ctrl-C."""
-    from demo_app.qt import QApplication, QTimer
-
-    # Held here: start_gui's own reference ends with it, and PyQt then deletes the app.
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app = application("qtws live dashboard")
     started = start_gui(url, symbols, rate, interval)
     if started is None:
         return 1
     window, server = started
-    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
-    nudge = QTimer()  # lets Python notice Ctrl-C while Qt's loop runs
-    nudge.timeout.connect(lambda: None)
-    nudge.start(200)
     try:
-        return app.exec()
+        return exec_until_ctrl_c(app)
     finally:
-        signal.signal(signal.SIGINT, previous)
         window.close()
         if server is not None:
             server.stop()
@@ -142,13 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.serve is not None:
         return serve(args.serve, args.symbols, args.rate)
-    headless = args.headless
-    problem = display_problem()
-    if not headless and problem:
-        print(f"{problem}: running the scripted headless session instead.", flush=True)
-        headless = True
-    if headless:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if headless_wanted(args.headless, display_problem()):
         from .headless import DEFAULT_SCREENSHOT, run_scripted_session
 
         return run_scripted_session(

@@ -14,31 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import qtws
-from demo_app.qt import QApplication, QEventLoop, QTimer
+from demo_app._shell import StepFailed, application, let_close, spin, wait_until
 
 from .server import TickServerProcess
 from .window import DashboardWindow, default_config
 
 DEFAULT_SCREENSHOT = Path("qtws-dashboard.png")
-
-
-class StepFailed(Exception):
-    """A step of the scripted session did not happen in time."""
-
-
-def spin(ms: int) -> None:
-    """Run the Qt event loop for ``ms`` milliseconds."""
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(predicate: Callable[[], bool], what: str, deadline: float) -> None:
-    """Spin the event loop until ``predicate()``; StepFailed at ``deadline``."""
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise StepFailed(f"{what} did not happen in time")
-        spin(10)
 
 
 def run_scripted_session(
@@ -51,9 +32,7 @@ def run_scripted_session(
     out: Callable[[str], None] = print,
 ) -> int:
     """Run the session; 0 when every step happened and the PNG was written, else 1."""
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "dashboard"])
-    assert isinstance(app, QApplication)
-    app.setStyle("Fusion")
+    application("qtws live dashboard")
     deadline = time.monotonic() + timeout
     server = TickServerProcess(symbols=symbols, rate=rate)
     window: DashboardWindow | None = None
@@ -102,9 +81,7 @@ def run_scripted_session(
 def _shutdown(window: DashboardWindow | None, server: TickServerProcess) -> None:
     if window is not None:
         window.close()
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end and window.ws.ready_state is not qtws.ReadyState.CLOSED:
-            spin(10)
+        let_close([window.ws], 3.0)
         window.deleteLater()
     server.stop()
     spin(0)

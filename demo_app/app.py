@@ -19,20 +19,15 @@ import argparse
 import math
 import os
 import shlex
-import signal
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from ._shell import application, display_problem, exec_until_ctrl_c, headless_wanted, let_close
+from ._shell import ws_url as _ws_url
 
 NICKS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
 MAX_WINDOWS = 8
-
-
-def _ws_url(value: str) -> str:
-    if not value.startswith(("ws://", "wss://")):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a ws:// or wss:// URL")
-    return value
 
 
 def _port(value: str) -> int:
@@ -82,23 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the scripted session saves its PNG (default: ./qtws-demo.png)",
     )
     return p
-
-
-def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None) -> str:
-    """Why no window can be shown, or "" when a display looks available."""
-    env = os.environ if env is None else env
-    platform = sys.platform if platform is None else platform
-    qpa = env.get("QT_QPA_PLATFORM", "")
-    if qpa:
-        name = qpa.split(":")[0]
-        if name in ("offscreen", "minimal", "vnc"):
-            return f"QT_QPA_PLATFORM={qpa} shows no window"
-        return ""  # the user picked a platform plugin: trust it
-    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
-        env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
-    ):
-        return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
-    return ""
 
 
 def join_command(url: str, cwd: Path | None = None) -> str:
@@ -164,15 +142,10 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     """Open the windows (and the embedded server unless ``url`` is given); run until closed."""
     import qtws
 
-    from .headless import spin
-    from .qt import QApplication, QTimer
     from .server import ChatServer
     from .window import ChatWindow, default_config
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("qtws chat demo")
-    app.setStyle("Fusion")
+    app = application("qtws chat demo")
 
     server: ChatServer | None = None
     config = default_config()
@@ -207,24 +180,10 @@ def run_gui(url: str | None, host: str, nicks: Sequence[str]) -> int:
     windows[0].raise_()
     windows[0].activateWindow()
 
-    # Qt's loop runs C++ code; a short timer lets Python notice Ctrl-C in the terminal.
-    previous = signal.signal(signal.SIGINT, lambda *_: app.quit())
-    nudge = QTimer()
-    nudge.timeout.connect(lambda: None)
-    nudge.start(200)
-    try:
-        rc = app.exec()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        nudge.stop()
-
+    rc = exec_until_ctrl_c(app)
     for w in windows:
         w.close()
-    end = time.monotonic() + 2.0  # give the closing handshakes a moment
-    while time.monotonic() < end and any(
-        w.ws.ready_state != qtws.ReadyState.CLOSED for w in windows
-    ):
-        spin(10)
+    let_close([w.ws for w in windows], 2.0)  # give the closing handshakes a moment
     for w in windows:
         w.deleteLater()
     if server is not None:
@@ -238,12 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve is not None:
         return serve(args.host, args.serve)
 
-    headless = args.headless
-    problem = display_problem()
-    if not headless and problem:
-        print(f"{problem}: running the scripted headless session instead.", flush=True)
-        headless = True
-    if headless:
+    if headless_wanted(args.headless, display_problem()):
         ignored = [f"--{name}" for name in ("url", "nick") if getattr(args, name)]
         ignored += ["--windows"] if args.windows != 1 else []
         if ignored:
@@ -252,8 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "with alice and bob)",
                 flush=True,
             )
-        # Rendered offscreen in every case: this session never shows a window.
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
         from .headless import DEFAULT_SCREENSHOT, run_scripted_session
 
         return run_scripted_session(args.screenshot or DEFAULT_SCREENSHOT)

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import qtws
 
+from ._shell import StepFailed, application, let_close, spin, wait_until
 from .qt import (
-    QApplication,
     QBuffer,
     QByteArray,
     QColor,
-    QEventLoop,
     QFont,
     QImage,
     QIODevice,
@@ -32,7 +31,6 @@ from .qt import (
     QPointF,
     Qt,
     QTest,
-    QTimer,
 )
 from .server import ChatServer
 from .window import DEFAULT_SIZE, ChatLine, ChatWindow
@@ -49,10 +47,6 @@ WHILE_DOWN = ("alice", "I typed this while the server was down; the outbox kept 
 AFTER = ("bob", "Received after the reconnect. Nothing lost.")
 
 
-class StepFailed(Exception):
-    """A step of the scripted session did not happen in time."""
-
-
 def session_config() -> qtws.Config:
     """Quick keep-alive and reconnect so the whole session takes a few seconds."""
     return qtws.Config(
@@ -61,21 +55,6 @@ def session_config() -> qtws.Config:
         proxy=None,
         reconnect=qtws.ReconnectPolicy(initial_delay=0.2, max_delay=1.0),
     )
-
-
-def spin(ms: int) -> None:
-    """Run the Qt event loop for ``ms`` milliseconds."""
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(predicate: Callable[[], bool], what: str, deadline: float) -> None:
-    """Spin the event loop until ``predicate()`` is true; StepFailed at ``deadline``."""
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise StepFailed(f"{what} did not happen in time")
-        spin(10)
 
 
 def type_line(window: ChatWindow, text: str) -> None:
@@ -118,9 +97,7 @@ def run_scripted_session(
     out: Callable[[str], None] = print,
 ) -> int:
     """Run the session; 0 when every step happened and the PNG was written, else 1."""
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "demo_app"])
-    assert isinstance(app, QApplication)
-    app.setStyle("Fusion")
+    application("qtws chat demo")
     deadline = time.monotonic() + timeout
     server = ChatServer()
     windows: list[ChatWindow] = []
@@ -230,11 +207,7 @@ def _shown(line: ChatLine) -> bool:
 def _shutdown(windows: list[ChatWindow], server: ChatServer) -> None:
     for w in windows:
         w.close()
-    end = time.monotonic() + 3.0
-    while time.monotonic() < end and any(
-        w.ws.ready_state != qtws.ReadyState.CLOSED for w in windows
-    ):
-        spin(10)
+    let_close([w.ws for w in windows], 3.0)
     server.stop(abrupt=True, wait=True)
     for w in windows:
         w.deleteLater()
