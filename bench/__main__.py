@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import codec, e2e, live
+from . import codec, e2e, live, memory
 from .clients import CLIENTS
-from .report import Row, as_json, machine_info, markdown
+from .report import Row, as_json, chart, machine_info, markdown
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("codec", "e2e", "live"),
+        choices=("codec", "e2e", "memory", "live"),
         action="append",
         help="run only this part (repeatable); live (batch, Conflator, QWebSocket on a tick "
         "flood) runs only when named",
@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         default=RESULTS,
         help=f"where latest.md and latest.json go (default {RESULTS})",
     )
+    parser.add_argument("--chart-to", type=Path, help="also write the PNG chart of the ratios here")
     args = parser.parse_args(argv)
-    parts = args.only or ["codec", "e2e"]
+    parts = args.only or ["codec", "e2e", "memory"]
     sizes = e2e.QUICK if args.quick else e2e.FULL
     only = set(args.clients.split(",")) if args.clients else None
     unknown = (only or set()) - {c.name for c in CLIENTS}
@@ -88,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     if "e2e" in parts:
         rows += e2e.run(sizes, _log, only, args.server)
         notes.update(e2e.NOTES)
+    if "memory" in parts:
+        from .server import EchoServer
+
+        with EchoServer(args.server) as server:
+            e2e.SERVER["description"] = e2e.SERVER["description"] or server.description
+            n, seconds = (20, 0.5) if args.quick else (1000, memory.IDLE_SECONDS)
+            mib = 4 if args.quick else 64
+            rows += memory.rows(server.url, n, seconds, mib, _log, args.quick)
+        notes.update(memory.NOTES)
     info = machine_info()
     info["server"] = e2e.SERVER["description"]
     info["seconds"] = round(time.perf_counter() - started, 1)
@@ -99,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text(text, encoding="utf-8")
     (out / "latest.json").write_text(data + "\n", encoding="utf-8")
+    if chart(rows, info, out / "chart.png"):
+        _log(f"chart: {out / 'chart.png'} (--chart-to PATH: another copy)")
+    if args.chart_to is not None:
+        chart(rows, info, args.chart_to)
     print(data if args.json else text)
     _log(f"done in {info['seconds']} s; saved {out / 'latest.md'} and {out / 'latest.json'}")
     return 0

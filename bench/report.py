@@ -82,6 +82,16 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _core_build() -> str:
+    """Whether qtws.core ran compiled (mypyc) or interpreted."""
+    try:
+        import qtws.core
+    except ImportError:  # pragma: no cover
+        return "?"
+    compiled = getattr(qtws.core, "COMPILED", ())
+    return f"compiled ({len(compiled)} modules)" if compiled else "interpreted"
+
+
 def machine_info() -> dict[str, Any]:
     """The facts a reader needs to put the numbers in context."""
     try:
@@ -103,6 +113,7 @@ def machine_info() -> dict[str, Any]:
         "picows": _version("picows"),
         "websocket-client": _version("websocket-client"),
         "numpy": _version("numpy"),
+        "core": _core_build(),
         "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())
         if hasattr(os, "getloadavg")
         else "",
@@ -111,10 +122,12 @@ def machine_info() -> dict[str, Any]:
 
 def machine_line(info: dict[str, Any]) -> str:
     server = f"; peer: {info['server']}" if info.get("server") else ""
+    core = f", core {info['core']}" if info.get("core") else ""
     load = f", load average {info['load']}" if info.get("load") else ""
     return (
         f"{info['cpus']} CPUs ({info['cpu']}{load}), {info['platform']}, "
-        f"Python {info['python']}, qtws {info['qtws']}, PyQt6 {info['pyqt6']} (Qt {info['qt']}), "
+        f"Python {info['python']}, qtws {info['qtws']}{core}, "
+        f"PyQt6 {info['pyqt6']} (Qt {info['qt']}), "
         f"websockets {info['websockets']}, wsproto {info['wsproto']}, aiohttp {info['aiohttp']}, "
         f"picows {info['picows']}, websocket-client {info['websocket-client']}, "
         f"numpy {info['numpy']}{server}"
@@ -202,3 +215,57 @@ def as_json(rows: list[Row], info: dict[str, Any], notes: dict[str, list[str]]) 
         ],
         "notes": notes,
     }
+
+
+def chart(rows: list[Row], info: dict[str, Any], path: Any) -> bool:
+    """A PNG of the ratios (qtws vs the best peer; the GUI rows: qtws Qt vs QWebSocket), one
+    bar per row, on a log scale around 1; False without matplotlib (the bench extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    bars: list[tuple[str, float, str]] = []
+    for row in rows:
+        if row.ratios.get(BEST) is not None:
+            bars.append(
+                (
+                    f"{row.name} [{row.unit}]",
+                    row.ratios[BEST] or 0.0,
+                    row.best_peer or "",
+                )
+            )
+        elif row.ratios.get("qtws Qt vs QWebSocket") is not None:
+            bars.append(
+                (
+                    f"{row.name} [{row.unit}]",
+                    row.ratios["qtws Qt vs QWebSocket"] or 0.0,
+                    "QWebSocket",
+                )
+            )
+    if not bars:
+        return False
+    fig, ax = plt.subplots(figsize=(11, 0.32 * len(bars) + 1.8))
+    labels = [b[0] if len(b[0]) < 75 else b[0][:72] + "..." for b in bars]
+    values = [b[1] for b in bars]
+    colours = ["#2e7d32" if v >= 1 else "#c62828" for v in values]
+    y = list(range(len(bars)))[::-1]
+    ax.barh(y, values, color=colours)
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks(y, labels, fontsize=7)
+    for yi, (_, value, peer) in zip(y, bars, strict=True):
+        ax.text(value, yi, f" {value:.2f}x vs {peer}", va="center", fontsize=6)
+    ax.set_xlabel("qtws ÷ best other client (> 1: qtws is better; log scale)")
+    ax.set_title(
+        "python3 .ci/dev.py bench — " + machine_line(info)[:150],
+        fontsize=7,
+        loc="left",
+        wrap=True,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

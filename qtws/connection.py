@@ -80,12 +80,14 @@ _log = logging.getLogger("qtws")
 # Per thread: how many connections are handing events to their sinks (nested loops nest).
 _thread_state = threading.local()
 
-_READ_SIZE = 64 * 1024
+# Bytes per recv(): a TLS record's size.  Small, so that a read of tiny frames yields at most
+# ~500 events (see _read_now); a large message takes up to _READ_BUDGET per callback.
+_READ_SIZE = 16 * 1024
 # Bytes read per readable callback before yielding to the loop, so a 16 MiB message does
 # not stall a GUI thread's timers.
 _READ_BUDGET = 64 * 1024
 # Reads (of _READ_SIZE) of what a peer sent before it reset the connection we were writing to.
-_READS_AFTER_WRITE_ERROR = 16
+_READS_AFTER_WRITE_ERROR = 64
 # Payload bytes of waiting messages the core frames per loop turn (see _produce).
 _PRODUCE_BUDGET = 128 * 1024
 # Bytes inflated (permessage-deflate) per loop callback: a zip bomb or a compressed flood
@@ -649,8 +651,8 @@ class Connection:
             self._continue_input()
             return
         budget = _READ_BUDGET
-        chunks: list[bytes] = []
-        eof = False
+        tls = isinstance(sock, ssl.SSLSocket)
+        proto = self._proto
         while budget > 0:
             try:
                 data = sock.recv(_READ_SIZE)
@@ -659,28 +661,34 @@ class Connection:
             except ssl.SSLWantWriteError:
                 break
             except OSError as exc:
-                self._deliver(chunks)
-                if not self._finished:
-                    self._on_socket_error(exc)
+                self._on_socket_error(exc)
                 return
             if not data:
-                eof = True
-                break
-            chunks.append(data)
+                self._eof_seen = True
+                self._cancel_reader()
+                self._dispatch()  # the EOF is handled once the events before it are
+                return
             budget -= len(data)
+            # Each piece is parsed and its messages handed out before the next is read, so at
+            # most ~500 small messages' events are alive at once: fewer than the collector's
+            # threshold (700 allocations), so a flood triggers almost no collections and
+            # promotes nothing to the older generations (whose full collections took
+            # 70-90 ms in a PyQt process: the GUI's worst stalls).
+            self._deliver([data])
+            if self._finished or self._sock is not sock or self._proto is not proto:
+                return
+            if (
+                self._paused
+                or self._eof_seen
+                or self._backlog_full()
+                or (proto is not None and proto.has_pending_input())
+            ):
+                return  # reading resumes once what was read is handed out
             # A short plain read means the kernel buffer is drained; a TLS read returns one
             # record at a time, so TLS keeps reading until SSLWantReadError (or the budget).
-            if len(data) < _READ_SIZE and not isinstance(sock, ssl.SSLSocket):
+            if len(data) < _READ_SIZE and not tls:
                 break
-        if eof:
-            self._eof_seen = True
-            self._cancel_reader()
-        self._deliver(chunks)
-        if self.finished:
-            return
-        if eof:
-            self._dispatch()  # the EOF is handled once the events before it are
-        elif budget <= 0 or self.data_pending():
+        if budget <= 0 or self.data_pending():
             # More may be waiting (in the kernel or decrypted in TLS): continue after the
             # loop has had a chance to run other work.
             self._schedule_read()

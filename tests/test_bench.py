@@ -41,7 +41,7 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -85,6 +85,11 @@ def test_quick_run_reports_ratios(tmp_path: Path) -> None:
         found = [r for r in gui if kind in r["name"]]
         assert [r["unit"] for r in found] == ["ms", "ms"], kind
         assert {tuple(r["values"]) for r in found} == {clients}, kind
+    memory = [r for r in rows if r["group"].startswith("Memory")]
+    assert [r["unit"] for r in memory] == ["KiB", "ms", "MiB", "MB/s"]
+    for row in memory:  # a fresh process per client (quick: qtws Qt and aiohttp only)
+        assert set(row["values"]) == {"qtws Qt", "aiohttp"} and None not in row["values"].values()
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
     ratios = [v for r in rows for v in r["ratios"].values() if v is not None]
     assert len(ratios) >= len(rows)
     saved = (tmp_path / "latest.md").read_text(encoding="utf-8")
