@@ -11,10 +11,13 @@ silently got the interpreted ones.
 from __future__ import annotations
 
 import ast
+import copy
+import dataclasses
 import hashlib
 import importlib
 import importlib.machinery
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +26,19 @@ import pytest
 
 import qtws
 import qtws.core
-from qtws.core import _native
+from qtws.core import (
+    BinaryMessage,
+    CloseReceived,
+    ConnectionFailed,
+    Event,
+    HandshakeComplete,
+    Ping,
+    Pong,
+    Redirect,
+    TextMessage,
+    _native,
+)
+from qtws.errors import ProtocolError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CORE = ROOT / "qtws" / "core"
@@ -220,3 +235,36 @@ def test_the_compiled_core_behaves_as_the_source() -> None:
         assert out.returncode == 0, out.stderr
         outputs.add(out.stdout)
     assert len(outputs) == 1, outputs
+
+
+EVENTS = [
+    HandshakeComplete("chat", ("permessage-deflate",), (("Server", "x"),)),
+    Redirect(302, "ws://127.0.0.1/next", (("Set-Cookie", "a=b"),)),
+    TextMessage("héllo"),
+    BinaryMessage(b"\x00\xff"),
+    Ping(b"p"),
+    Pong(b""),
+    CloseReceived(1000, "bye"),
+    ConnectionFailed(ProtocolError("bad", 1002), 1002),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
+def test_events_copy_pickle_compare_and_stay_frozen_in_either_build(event: Event) -> None:
+    # Runs in the gate (interpreted) and in the compiled run: a compiled frozen class's own
+    # reduce protocol would hit its frozen __setattr__ (events.py's _Reducible fixes that).
+    for clone in (copy.copy(event), copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert type(clone) is type(event)
+        if isinstance(event, ConnectionFailed):
+            assert isinstance(clone, ConnectionFailed)
+            assert (type(clone.exc), clone.exc.args, clone.code) == (
+                ProtocolError,
+                event.exc.args,
+                event.code,
+            )
+        else:
+            assert clone == event and hash(clone) == hash(event) and repr(clone) == repr(event)
+    assert dataclasses.replace(event) == event or isinstance(event, ConnectionFailed)
+    name = dataclasses.fields(event)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(event, name, None)
