@@ -297,11 +297,11 @@ _CURRENT = (
     "sys.exit(0 if m.choose(sys.argv[2], {})[0] else 1)"
 )
 # What runs again on the compiled modules after the gate: the core's tests and end-to-end
-# files whose traffic goes through every compiled path (about a minute).
+# files over real sockets whose traffic goes through every compiled path (~40 s idle; the
+# driver's own tests/test_connection.py passes too but adds 20 s).
 COMPILED_TESTS = [
     "tests/core",
     "tests/test_conformance_same_read.py",
-    "tests/test_connection.py",
     "tests/test_blocking.py",
 ]
 
