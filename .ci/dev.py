@@ -3,24 +3,26 @@
 
     python3 .ci/dev.py demo [demo options...]   # chat demo (headless when there is no display)
     python3 .ci/dev.py demo --dashboard [...]   # live dashboard demo (dashboard_app)
-    python3 .ci/dev.py test [pytest options...] # ruff, mypy --strict, pytest (offscreen)
+    python3 .ci/dev.py test [pytest options...] # ruff, mypy --strict, pytest on PyQt6, then
+                                                # pytest on PySide6 (offscreen)
     python3 .ci/dev.py slow [pytest options...] # the long suites (soak, full conformance)
     python3 .ci/dev.py bench [bench options...] # benchmarks vs QWebSocket, picows, aiohttp, ...
     python3 .ci/dev.py docs                     # API reference (Sphinx) into build/docs/
     python3 .ci/dev.py build                    # mypyc-compile qtws.core's hot modules in place
-    QT_API=pyside6 python3 .ci/dev.py test      # the suite under PySide6 (default: PyQt6)
 
+    --qt pyqt6|pyside6      one binding only: test runs the whole gate on it (the same as
+                            QT_API=pyside6); demo, bench and docs use PyQt6 unless told
     --python VERSION|PATH   run with another interpreter, e.g. --python 3.13: it gets its own
                             virtual environment, .venv-3.13 (the default one is .venv)
 
-Every command uses one virtual environment with one install, ``qtws[dev]`` (the library in
-editable mode plus the demo, test, bench and docs tools), so switching commands never
-reinstalls; it is installed again only when pyproject.toml or the list of qtws's files
-changes.  Before the demo or the tests it checks that Qt starts on the platform that will
-really be used (``xcb`` when ``DISPLAY`` is set, ``wayland`` when only ``WAYLAND_DISPLAY`` is,
-else ``offscreen``; the tests always run offscreen) and installs the Debian libraries that
-platform lacks when run as root, or prints the exact ``apt-get install`` line otherwise; the
-tests also need Xvfb (the demos are run under it), installed the same way.
+Every command uses one virtual environment with one install, ``qtws[dev,pyside6]`` (the library
+in editable mode, both Qt bindings, the demo, test, bench and docs tools), so switching
+commands or bindings never reinstalls; it is installed again only when pyproject.toml or the
+list of qtws's files changes. Before the demo or the tests it checks that Qt starts on the
+platform that will really be used (``xcb`` when ``DISPLAY`` is set, ``wayland`` when only
+``WAYLAND_DISPLAY`` is, else ``offscreen``; the tests always run offscreen) and installs the
+Debian libraries that platform lacks when run as root, or prints the exact ``apt-get install``
+line otherwise; the tests also need Xvfb (the demos are run under it), installed the same way.
 
 The coverage gate (100 % line and branch coverage of ``qtws.core``) applies to a run of the
 whole default suite only: ``test`` with a file, a node id, ``-k``, ``-m``, ``--lf`` or
@@ -47,12 +49,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_PYTHON = (3, 11)
-# The Qt binding the suite runs on: QT_API=pyside6 python3 .ci/dev.py test (default pyqt6).
-QT_API = os.environ.get("QT_API", "").strip().lower() or "pyqt6"
-if QT_API not in ("pyqt6", "pyside6"):
+# The Qt binding: --qt pyside6 or QT_API=pyside6 picks one; else `test` runs the suite on both
+# (PyQt6 with the whole gate, then pytest on PySide6) and the other commands use PyQt6.
+QT_PACKAGES = {"pyqt6": "PyQt6", "pyside6": "PySide6"}
+QT_API = os.environ.get("QT_API", "").strip().lower()
+if QT_API and QT_API not in QT_PACKAGES:
     sys.exit(f"[qtws] QT_API={QT_API!r}: use pyqt6 or pyside6")
-QT_PACKAGE = {"pyqt6": "PyQt6", "pyside6": "PySide6"}[QT_API]
-EXTRAS = "dev" if QT_API == "pyqt6" else "dev,pyside6"
+QT_PACKAGE = QT_PACKAGES[QT_API or "pyqt6"]  # the one the demo, bench and docs run on
+EXTRAS = "dev,pyside6"  # both bindings in one environment: switching never reinstalls
 # pip's default editable mode installs an import hook that mypy and other static tools cannot
 # follow; setuptools' "strict" mode links the package's files into build/__editable__.* and
 # puts that folder on sys.path with a plain .pth file.  It sees edits, not new files: the
@@ -371,14 +375,15 @@ def missing_libraries(env: Env, platform: str) -> list[str]:
     return sorted(missing)
 
 
-def ensure_qt(env: Env, headless: bool = False) -> dict[str, str]:
-    """Check that Qt starts on the platform it will use; return the environment to run with."""
+def ensure_qt(env: Env, headless: bool = False, package: str = "") -> dict[str, str]:
+    """Check that Qt (``package``, default :data:`QT_PACKAGE`) starts on the platform it will
+    use; return the environment to run with."""
     run_env = dict(os.environ)
     if headless:
         run_env["QT_QPA_PLATFORM"] = "offscreen"
     platform = qt_platform(run_env, headless)
     probe_env = {**run_env, "QT_QPA_PLATFORM": platform}
-    probe_code = f"from {QT_PACKAGE}.QtWidgets import QApplication; QApplication([])"
+    probe_code = f"from {package or QT_PACKAGE}.QtWidgets import QApplication; QApplication([])"
     probe = [str(env.py), "-c", probe_code]
 
     def works() -> tuple[bool, str]:
@@ -452,19 +457,14 @@ def selects_tests(args: list[str]) -> bool:
 def test(env: Env, args: list[str], slow: bool = False) -> int:
     ensure_venv(env)
     compiled = compile_core(env)
-    run_env = ensure_qt(env, headless=True)
-    if not slow and QT_API == "pyqt6":
+    apis = [QT_API] if QT_API else list(QT_PACKAGES)
+    if not slow and "pyqt6" in apis:
         ensure_xvfb()
-    run_env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # Coverage traces the .py sources only: the suite and its gate run them interpreted.
-    compiled_env = {k: v for k, v in run_env.items() if k != "QTWS_PURE"}
-    run_env["QTWS_PURE"] = "1"
-    run_env.update(QT_API=QT_API, PYTEST_QT_API=QT_API)  # qtws and pytest-qt on one binding
     py = str(env.py)
-    steps: list[tuple[str, list[str]]] = [
-        ("ruff check", [py, "-m", "ruff", "check", "."]),
-        ("ruff format --check", [py, "-m", "ruff", "format", "--check", "."]),
-        ("mypy --strict qtws", [py, "-m", "mypy", "--strict", "qtws"]),
+    steps: list[tuple[str, list[str], str]] = [
+        ("ruff check", [py, "-m", "ruff", "check", "."], apis[0]),
+        ("ruff format --check", [py, "-m", "ruff", "format", "--check", "."], apis[0]),
+        ("mypy --strict qtws", [py, "-m", "mypy", "--strict", "qtws"], apis[0]),
     ]
     marker = ["-m", "slow"] if slow else ["-m", "not slow"]
     # issue 3: 100% branch coverage of the sans-IO core, enforced on a whole default run.
@@ -479,19 +479,38 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     elif selects_tests(args):
         say("a subset of the suite: no coverage gate (it applies to the whole suite only)")
         cov = []
-    # PyQt6 only: the benchmarks compare with PyQt6's QWebSocket (the demos run on either).
-    if QT_API == "pyside6":
-        marker += ["--ignore=tests/test_bench.py", "--ignore=tests/test_gui_xvfb.py"]
-    steps.append(("pytest", [py, "-m", "pytest", *marker, *cov, *args]))
+    pytest = [py, "-m", "pytest", *marker]
+    named = len(apis) > 1
+    first = apis[0]
+    steps.append(
+        (f"pytest ({QT_PACKAGES[first]})" if named else "pytest", [*pytest, *cov, *args], first)
+    )
     whole = not slow and not selects_tests(args)
     if compiled and whole:
-        compiled_env["QTWS_EXPECT_COMPILED"] = "1"  # tests/core/test_compiled.py checks it
-        cmd = [py, "-m", "pytest", *marker, "--no-cov", *args, *COMPILED_TESTS]
-        steps.append(("pytest on the compiled core", cmd))
+        cmd = [*pytest, "--no-cov", *args, *COMPILED_TESTS]
+        steps.append(("pytest on the compiled core", cmd, first))
+    for api in apis[1:]:  # the other binding: its pytest only (lint and coverage ran once)
+        steps.append((f"pytest ({QT_PACKAGES[api]})", [*pytest, *args], api))
     failed = []
-    for name, cmd in steps:
+    qt_envs: dict[str, dict[str, str]] = {}
+    for name, cmd, api in steps:
         say(f"--- {name}")
-        rc = run(cmd, env=compiled_env if "compiled" in name else run_env)
+        if api not in qt_envs:
+            qt_envs[api] = ensure_qt(env, headless=True, package=QT_PACKAGES[api])
+        run_env = dict(qt_envs[api])
+        run_env["PYTHONDONTWRITEBYTECODE"] = "1"
+        run_env.update(QT_API=api, PYTEST_QT_API=api)  # qtws and pytest-qt on one binding
+        if "compiled" in name:
+            run_env.pop("QTWS_PURE", None)
+            run_env["QTWS_EXPECT_COMPILED"] = "1"  # tests/core/test_compiled.py checks it
+        else:
+            # Coverage traces the .py sources only: the suite and its gate run them interpreted.
+            run_env["QTWS_PURE"] = "1"
+        if api == "pyside6":
+            # PyQt6 only: the benchmarks compare with PyQt6's QWebSocket; the Xvfb runs of the
+            # demos need only one binding (the demo tests run on both).
+            cmd = [*cmd, "--ignore=tests/test_bench.py", "--ignore=tests/test_gui_xvfb.py"]
+        rc = run(cmd, env=run_env)
         if rc == 5:
             say("pytest collected no tests: that is a failure")
         if rc != 0:
@@ -499,7 +518,8 @@ def test(env: Env, args: list[str], slow: bool = False) -> int:
     if failed:
         say("FAILED: " + ", ".join(failed))
         return 1
-    say(f"all checks passed on Python {'.'.join(map(str, python_version(py) or ()))}")
+    on = " and ".join(QT_PACKAGES[api] for api in apis)
+    say(f"all checks passed on Python {'.'.join(map(str, python_version(py) or ()))}, {on}")
     return 0
 
 
@@ -538,12 +558,31 @@ def docs(env: Env, args: list[str]) -> int:
 COMMANDS = {"test": test, "demo": demo, "bench": bench, "docs": docs, "build": build}
 
 
+def select_qt(args: list[str]) -> list[str]:
+    """Take ``--qt API`` out of ``args``: that binding only, as ``QT_API=API`` (children
+    inherit it: qtws and the demos pick it)."""
+    global QT_API, QT_PACKAGE
+    rest = []
+    it = iter(args)
+    for arg in it:
+        if arg == "--qt" or arg.startswith("--qt="):
+            api = (arg.partition("=")[2] if "=" in arg else next(it, "")).strip().lower()
+            if api not in QT_PACKAGES:
+                sys.exit(f"[qtws] --qt takes pyqt6 or pyside6, not {api!r}")
+            QT_API, QT_PACKAGE = api, QT_PACKAGES[api]
+            os.environ["QT_API"] = api
+        else:
+            rest.append(arg)
+    return rest
+
+
 def main(argv: list[str]) -> int:
     cmd, *rest = argv or ["help"]
     if cmd not in (*COMMANDS, "slow"):
         print(__doc__)
         return 0 if cmd in ("help", "-h", "--help") else 2
     env, rest = select_env(rest)
+    rest = select_qt(rest)
     if cmd == "slow":
         return test(env, rest, slow=True)
     return COMMANDS[cmd](env, rest)

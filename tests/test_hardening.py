@@ -476,8 +476,7 @@ def test_a_large_compressed_message_is_deflated_over_many_loop_turns(qtbot: QtBo
     import hashlib
     import os
 
-    from PyQt6.QtCore import QTimer
-
+    from qtws._qt import QTimer
     from qtws.core.protocol import _COMPRESS_STEP
 
     big = os.urandom(1024) * (16 * _COMPRESS_STEP // 1024)  # 2 MiB, deflates to a few KiB

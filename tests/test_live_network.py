@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PyQt6.QtCore import QObject, pyqtSignal
-from PyQt6.QtNetwork import QNetworkInformation
 from pytestqt.qtbot import QtBot
 
 import qtws
 from qtws import network
+from qtws._qt import QNetworkInformation, QObject, Signal
 from tests.servers import WsServer
 
 Reach = QNetworkInformation.Reachability
@@ -25,7 +24,7 @@ Reach = QNetworkInformation.Reachability
 class FakeReachability(QObject):
     """QNetworkInformation's reachability API, switched by the test."""
 
-    reachabilityChanged = pyqtSignal(object)
+    reachabilityChanged = Signal(object)
 
     def __init__(self, value: Any = Reach.Online) -> None:
         super().__init__()

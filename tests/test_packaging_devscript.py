@@ -116,3 +116,15 @@ def test_a_python_of_one_of_our_environments_runs_in_that_environment() -> None:
         assert env.dir == Path(sys.prefix)
     else:
         assert env.dir == ROOT / ".venv"
+
+
+def test_qt_option_picks_one_binding_like_qt_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = _load()  # its own module: the option sets its globals
+    monkeypatch.setenv("QT_API", "")
+    assert script.select_qt(["-q", "--qt", "PySide6", "tests/x.py"]) == ["-q", "tests/x.py"]
+    assert (script.QT_API, script.QT_PACKAGE, os.environ["QT_API"]) == (
+        "pyside6", "PySide6", "pyside6"
+    )  # fmt: skip
+    assert script.select_qt(["--qt=pyqt6"]) == [] and script.QT_API == "pyqt6"
+    with pytest.raises(SystemExit, match="--qt takes pyqt6 or pyside6"):
+        script.select_qt(["--qt", "tk"])

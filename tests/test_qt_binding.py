@@ -109,3 +109,32 @@ def test_is_deleted_follows_the_cpp_object(qapp: object) -> None:
     assert not _qt.is_deleted(child)
     del parent  # the parent's C++ object deletes its children
     assert _qt.is_deleted(child)
+
+
+# Test modules that may name a binding themselves: this file's stand-ins are strings, and the
+# interop peer QWebSocketServer runs in a process of its own (it is PyQt6's server).
+_OWN_BINDING = {"tests/interop/qt_server.py"}
+# Modules no qtws._qt name stands for, imported only when qtws runs on that binding.
+_BINDING_ONLY = {"PySide6.QtAsyncio"}  # tests/test_aio.py, under QT_API=pyside6
+
+
+def test_tests_import_qt_only_through_qtws_qt() -> None:
+    """Two bindings in one process load two Qt libraries (a crash, or an undefined symbol):
+    a test gets its Qt names from qtws._qt, so the suite runs under either binding."""
+    import ast
+
+    bindings = {"PyQt6", "PySide6", "sip", "shiboken6"}
+    bad = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in _OWN_BINDING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            names = [n for n in names if n not in _BINDING_ONLY]
+            bad += [f"{rel}:{node.lineno} {n}" for n in names if n.split(".")[0] in bindings]
+    assert not bad, f"import Qt names from qtws._qt instead: {bad}"

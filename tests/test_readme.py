@@ -83,6 +83,10 @@ def test_readme_example_runs_as_written(
     server: WsServer, tmp_path: Path, line: int, code: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    # Run as an application would: the binding a block imports is the one qtws picks (a
+    # PyQt6 block under the PySide6 run's QT_API=pyside6 would load both bindings).
+    for name in ("QT_API", "PYTEST_QT_API"):
+        env.pop(name, None)
     env["QT_QPA_PLATFORM"] = "offscreen"
     script = tmp_path / f"readme_line{line}.py"
     script.write_text(localize(code, server.url))

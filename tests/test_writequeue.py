@@ -8,9 +8,9 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from PyQt6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
+from qtws._qt import QCoreApplication
 from qtws.loop.base import Handle
 from qtws.loop.qt import QtProxy
 from qtws.writequeue import WriteQueue

@@ -22,9 +22,10 @@ How it works
   :meth:`QtProxy.run_until` runs on the main thread (and nobody else owns it) the socketpair is
   the ``signal.set_wakeup_fd`` target, so a signal wakes Qt, the notifier runs Python code, and
   Python runs the handler (which may call ``exit_event_loop()``).
-* :meth:`QtProxy.run_until` runs a ``QEventLoop``; predicates are checked after every callback
-  this proxy dispatches and whenever the thread's dispatcher is about to block (so state changed
-  by the application's own slots is noticed too).
+* :meth:`QtProxy.run_until` runs a ``QEventLoop`` (by hand with ``processEvents`` when Qt
+  refuses to start one: after ``quit()``, before ``exec()`` returned); predicates are checked
+  after every callback this proxy dispatches and whenever the thread's dispatcher is about to
+  block (so state changed by the application's own slots is noticed too).
 * Exception barrier: every slot Qt calls catches everything (an exception escaping a slot aborts
   a PyQt6 process).  Callback errors are logged; ``KeyboardInterrupt``/``SystemExit`` end the
   running ``run_until`` calls and are re-raised from them.
@@ -92,7 +93,7 @@ class _IoHandle:
 
 
 class _Frame:
-    __slots__ = ("done", "error", "loop", "predicate", "start")
+    __slots__ = ("done", "error", "loop", "predicate", "start", "wake")
 
     def __init__(self, predicate: Callable[[], bool], loop: QEventLoop, start: int) -> None:
         self.predicate = predicate
@@ -100,11 +101,14 @@ class _Frame:
         self.start = start
         self.done = False
         self.error: BaseException | None = None
+        self.wake: Callable[[], None] | None = None  # set while processEvents() runs it
 
     def finish(self) -> None:
         if not self.done:
             self.done = True
             self.loop.quit()
+            if self.wake is not None:
+                self.wake()  # processEvents(WaitForMoreEvents) may be blocked in poll()
 
 
 class QtProxy(EventLoopProxy):
@@ -123,6 +127,7 @@ class QtProxy(EventLoopProxy):
             # A plain Python thread: constructing a QEventLoop gives it a dispatcher, without
             # which notifiers and timers do nothing.
             QEventLoop()
+        _reap_orphans()
         self._thread_id = threading.get_ident()
         self._resolver = resolver or default_resolver
         self._helper = QObject()
@@ -157,6 +162,7 @@ class QtProxy(EventLoopProxy):
             self._helper,
         )
         self._wake_notifier.activated.connect(self._on_wake)
+        _held[id(self)] = (self._helper, self._wake_r, self._wake_w)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -397,7 +403,8 @@ class QtProxy(EventLoopProxy):
         if self._threadsafe:
             self._wake()
         try:
-            loop.exec()
+            if loop.exec() == -1 and not frame.done:
+                self._process_events_until(frame)
         finally:
             self._frames.remove(frame)
             if timer is not None:
@@ -410,6 +417,21 @@ class QtProxy(EventLoopProxy):
         if frame.error is not None:
             raise frame.error
         return predicate()
+
+    def _process_events_until(self, frame: _Frame) -> None:
+        """Run ``frame`` by hand: ``QEventLoop.exec()`` returned -1 at once.
+
+        Qt refuses to start an event loop in a thread between ``QCoreApplication.quit()``
+        and the return of the ``exec()`` it ended (the rest of the slot that quit, the
+        slots and events still handled before it returns): ``exec()`` returns -1 and
+        processes nothing. A blocking call there (closing a WebSocket on the way out, a
+        thread's ``call_soon_threadsafe`` waiting to be served) would spin without ever
+        serving a notifier or a timer. Events are still processed one batch at a time,
+        until the frame finishes (its predicate, ``stop()``, its timeout: ``finish`` wakes
+        the blocked ``processEvents``)."""
+        frame.wake = self._wake
+        while not frame.done:
+            frame.loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
     def _enter_running(self) -> None:
         dispatcher = QAbstractEventDispatcher.instance()
@@ -445,6 +467,7 @@ class QtProxy(EventLoopProxy):
         """Delete the notifiers and the timer and close the wake-up pair (on the proxy's
         thread).  Pending callbacks are dropped."""
         self._check_thread("close")
+        _reap_orphans()
         for handle in list(self._io.values()):
             handle.cancelled = True
             self._remove_io_now(handle)
@@ -456,21 +479,68 @@ class QtProxy(EventLoopProxy):
         self._threadsafe.clear()
         self._wake_r.close()
         self._wake_w.close()
+        _held.pop(id(self), None)
 
     def __del__(self) -> None:
         # A thread's default proxy dies with the thread: release its fds quietly.  Qt objects
-        # may only be touched on their own thread; elsewhere just the sockets are closed.
+        # may only be touched on their own thread, but the cyclic GC may collect a proxy on
+        # any thread (a resolver's, qasync's executor's): then the helper is handed to its
+        # own thread to delete (see _orphan).
         try:  # not contextlib.suppress: module globals may be gone at interpreter exit
             if self._closed:
                 return
             if threading.get_ident() == self._thread_id:
                 self.close()
             else:
-                self._closed = True
-                self._wake_r.close()
-                self._wake_w.close()
+                self._orphan()
         except Exception:
             pass
+
+    def _orphan(self) -> None:
+        """Retire this proxy from a thread that does not own it (its finalizer on a GC run).
+
+        Dropping the helper here would delete it, its notifiers and its timer on this thread:
+        Qt cannot unregister them from their own thread's dispatcher from here ("Timers cannot
+        be stopped from another thread"), which then calls into freed objects (PySide6 deletes
+        at once: a segfault; PyQt6 defers).  So the slots are disconnected (thread-safe in Qt),
+        the helper is kept alive in ``_orphans`` and ``deleteLater()`` (thread-safe) lets its
+        thread delete it; the wake-up sockets stay open until then, so no notifier watches a
+        closed (or reused) fd.  A thread that never runs its loop again keeps them (a leak,
+        never a crash)."""
+        self._closed = True
+        notifiers = [h.notifier for h in self._io.values() if h.notifier is not None]
+        for notifier in [*notifiers, *self._graveyard, self._wake_notifier]:
+            _disconnect(notifier.activated)
+        _disconnect(self._timer.timeout)
+        entry = _held.pop(id(self), None)
+        if entry is not None:
+            _orphans[id(entry[0])] = entry
+        self._helper.deleteLater()
+
+
+# id(proxy) -> (helper, wake sockets): held here too, so that a GC run collecting a proxy
+# leaves them alive for _orphan (the GC finalizes every object of a dead cycle before
+# __del__ can resurrect anything, and a socket's finalizer closes it).
+_held: dict[int, tuple[QObject, socket.socket, socket.socket]] = {}
+# id(helper) -> (helper, wake sockets) of proxies retired off their thread (QtProxy._orphan),
+# until the helper's thread has deleted it.  Single dict operations only (atomic under the
+# GIL): a finalizer may run on any thread, even inside _reap_orphans.
+_orphans: dict[int, tuple[QObject, socket.socket, socket.socket]] = {}
+
+
+def _reap_orphans() -> None:
+    """Close the wake-up sockets of the orphaned helpers that their threads deleted."""
+    for key, (helper, wake_r, wake_w) in list(_orphans.items()):
+        if is_deleted(helper):
+            _orphans.pop(key, None)
+            wake_r.close()
+            wake_w.close()
+
+
+def _disconnect(signal: Any) -> None:
+    with contextlib.suppress(TypeError, RuntimeError, SystemError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # PySide6: "Failed to disconnect"
+        signal.disconnect()
 
 
 def _delete_notifier(notifier: QSocketNotifier) -> None:
@@ -479,7 +549,5 @@ def _delete_notifier(notifier: QSocketNotifier) -> None:
     if is_deleted(notifier):
         return  # Qt already deleted it (its parent went away, e.g. at application exit)
     notifier.setEnabled(False)
-    with contextlib.suppress(TypeError, RuntimeError, SystemError), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # PySide6: "Failed to disconnect"
-        notifier.activated.disconnect()
+    _disconnect(notifier.activated)
     notifier.deleteLater()

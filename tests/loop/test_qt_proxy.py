@@ -163,6 +163,16 @@ def test_a_proxy_created_in_a_qthread_serves_that_thread(qt_proxy: QtProxy) -> N
     assert worker.ident != threading.get_ident()
 
 
+def _child_env() -> dict[str, str]:
+    """A child process on this run's binding (QT_API), offscreen."""
+    import os
+
+    from qtws._qt import QT_API
+
+    return {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "QT_API": QT_API,
+            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
+
+
 def test_the_process_survives_exceptions_in_every_callback() -> None:
     """Under PyQt6 an exception escaping a slot aborts the process: run it for real."""
     script = textwrap.dedent(
@@ -222,8 +232,122 @@ def test_the_process_survives_exceptions_in_every_callback() -> None:
         text=True,
         cwd=ROOT,
         timeout=50,
-        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+        env=_child_env(),
     )
     assert out.returncode == 0, out.stderr
     expected = ["interrupt", "later", "predicate", "reader", "resolve", "soon", "ts"]
     assert out.stdout.strip() == repr(expected)
+
+
+def test_a_proxy_collected_on_another_thread_is_deleted_on_its_own() -> None:
+    """The cyclic GC may finalize a proxy on any thread (a resolver's, qasync's executor's).
+    Its notifiers and armed timer must still be deleted by their own thread: deleted there
+    instead, Qt cannot unregister them from the owner's dispatcher, which then calls into
+    freed objects (PySide6 crashed the suite in qasync's run_forever).  A child process, as
+    the failure is a segfault; Qt's "another thread" warnings count as failures too."""
+    script = textwrap.dedent(
+        """
+        import gc, threading
+        from qtws._qt import QCoreApplication, QEventLoop, QTimer
+        from qtws.loop import qt
+
+        app = QCoreApplication([])
+        gc.disable()  # only the collection started on the other thread frees the proxies
+        main = threading.get_ident()
+        destroyed_on = []
+        for _ in range(20):
+            proxy = qt.QtProxy()
+            proxy._helper.destroyed.connect(
+                lambda *_: destroyed_on.append(threading.get_ident() == main))
+            proxy.call_later(0.001, lambda: None)  # the QTimer is armed
+            proxy.call_soon_threadsafe(lambda: None)  # a wake-up byte waits
+            proxy.cycle = proxy
+            del proxy
+            collector = threading.Thread(target=gc.collect)
+            collector.start()
+            collector.join()
+            # Until its thread deleted the helper, its wake-up sockets stay open (no notifier
+            # may watch a closed fd, whose number the next socket would reuse).
+            assert all(r.fileno() != -1 for _, r, _ in qt._orphans.values())
+            loop = QEventLoop()
+            QTimer.singleShot(5, loop.quit)
+            loop.exec()
+        qt.QtProxy().close()  # reaps what the loop deleted
+        print(len(destroyed_on), all(destroyed_on), len(qt._orphans))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=50,
+        env=_child_env(),
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["20", "True", "0"], out.stderr
+    assert "thread" not in out.stderr and "QSocketNotifier" not in out.stderr, out.stderr
+
+
+def test_run_until_serves_events_between_quit_and_the_end_of_exec() -> None:
+    """Between ``app.quit()`` and the return of ``app.exec()`` Qt refuses to start a
+    QEventLoop (``exec()`` returns -1 and processes nothing): a blocking call there (the rest
+    of the slot that quit, closing its WebSocket on the way out) used to spin
+    without serving the thread's wake-ups, notifiers or timers.  Counted, not timed: how many
+    ``run_until`` calls it takes (one each), and that every step happened."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        import qtws
+        from qtws._qt import QEventLoop, QTimer, QtWidgets
+        from qtws.loop import get_event_loop_proxy
+
+        app = QtWidgets.QApplication([])
+        proxy = get_event_loop_proxy()
+        calls = []
+        run_until = proxy.run_until
+        def counting(predicate, timeout=None):
+            calls.append(1)
+            return run_until(predicate, timeout)
+        proxy.run_until = counting
+        out = []
+
+        def after_quit():
+            app.quit()  # the rest runs before exec() returns
+            out.append(("exec refused", QEventLoop().exec()))
+            hits = []
+            def hit():
+                hits.append(1)
+            wake = threading.Thread(target=proxy.call_soon_threadsafe, args=(hit,))
+            wake.start()
+            out.append(("threadsafe", proxy.run_until(lambda: bool(hits), timeout=30), len(calls)))
+            ws = qtws.WebSocket(sys.argv[1], config=qtws.Config(ping_interval=None, proxy=None))
+            ws.connect(timeout=30)
+            ws.send("x")
+            out.append(("echo", ws.wait_for_next_message(timeout=30)))
+            ws.close()  # an app closing its connection on the way out
+            for _ in ws:
+                pass
+            out.append(("closed", ws.close_event.code))
+
+        QTimer.singleShot(0, after_quit)
+        app.exec()
+        print(out)
+        """
+    )
+    from tests.servers import ws_server
+
+    with ws_server() as srv:
+        out = subprocess.run(
+            [sys.executable, "-c", script, srv.url],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=50,
+            env=_child_env(),
+        )
+    assert out.returncode == 0, out.stderr
+    got = eval(out.stdout)  # a printed list of tuples
+    assert got[0] == ("exec refused", -1)  # what Qt does: the reason for the fallback
+    assert got[1] == ("threadsafe", True, 1)  # served in that one run_until call
+    assert got[2:] == [("echo", "x"), ("closed", 1000)], out.stderr
