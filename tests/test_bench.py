@@ -175,3 +175,29 @@ _INFO = (
     "websocket-client",
     "numpy",
 )
+
+
+def test_hostile_quick_run_reports_every_case() -> None:
+    """``python -m bench.hostile --quick``: one row per case, each from its own child process;
+    what the application got is checked, never how long it took."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyqt6"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.hostile", "--quick", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["case"]: row for row in json.loads(proc.stdout)}
+    assert list(rows) == ["idle", "unread", "nested", "fragments", "inflate", "deflate"]
+    for row in rows.values():
+        assert row["rss_mib"] > 0 and not row["error"], row
+        assert (row["gap_p50_ms"] is None) == (row["gap_max_ms"] is None) == (row["ticks"] == 0)
+    assert rows["idle"]["messages"] == 0
+    assert rows["unread"]["messages"] == 0 and rows["unread"]["server_sent"] > 0  # binary unread
+    assert rows["nested"]["messages"] >= 1
+    assert (rows["fragments"]["messages"], rows["fragments"]["received_mib"]) == (1, 1.0)
+    assert (rows["inflate"]["messages"], rows["inflate"]["received_mib"]) == (4, 4.0)
+    assert rows["deflate"]["messages"] == 1  # the server's "ok" after the whole message
