@@ -100,6 +100,10 @@ _INFLATE_BUDGET = 64 * 1024
 _DISPATCH_BUDGET = 0.004
 # Received events waiting for dispatch beyond which reading stops until they are handed out.
 _BACKLOG_LIMIT = 20_000
+# Bytes of pongs (the core's automatic replies) waiting unwritten beyond which reading stops
+# until the write queue drains: a server that floods pings and never reads would otherwise
+# grow the write queue without bound (TCP then makes it wait instead).
+_REPLY_LIMIT = 256 * 1024
 # Request headers dropped when a redirect leads to another scheme, host or port.
 _CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
@@ -221,6 +225,8 @@ class Connection:
         self._redirects: list[str] = [self.uri.url]
         self._events: collections.deque[Event] = collections.deque()  # not yet dispatched
         self._paused = False
+        self._reply_bytes = 0  # pong bytes queued since the write queue was last empty
+        self._reply_wait = False  # reading stopped by _replies_backlogged()
         self._eof_seen = False
         self._continue_scheduled = False
         self._dispatch_scheduled = False
@@ -631,9 +637,10 @@ class Connection:
     def _on_readable(self) -> None:
         if self._finished or self._sock is None:
             return
-        if self._paused or self._eof_seen or self._backlog_full():
-            # Resumed by resume_reading() / once the backlog is dispatched: reading more
-            # while a flood is being handed out in slices would starve the loop's timers.
+        if self._paused or self._eof_seen or self._backlog_full() or self._replies_backlogged():
+            # Resumed by resume_reading() / once the backlog is dispatched / once the pongs
+            # are written: reading more while a flood is being handed out in slices would
+            # starve the loop's timers.
             self._cancel_reader()
             return
         self._read_now()
@@ -729,8 +736,14 @@ class Connection:
         """Process one budget of the input the core holds (see the module docstring)."""
         self._continue_scheduled = False
         proto = self._proto
-        if self._finished or proto is None or self._paused or self._backlog_full():
-            return  # resumed by resume_reading() / at the end of the dispatch
+        if (
+            self._finished
+            or proto is None
+            or self._paused
+            or self._backlog_full()
+            or self._replies_backlogged()
+        ):
+            return  # resumed by resume_reading() / at the end of the dispatch / when drained
         if not proto.has_pending_input():
             return
         proto.receive_data(b"", _INFLATE_BUDGET)
@@ -791,7 +804,9 @@ class Connection:
             for event in new:
                 if isinstance(event, Pong):
                     self._on_pong(event.payload)
-                elif not isinstance(event, Ping):  # its pong is already queued
+                elif isinstance(event, Ping):  # its pong is already queued
+                    self._reply_bytes += len(event.payload) + 6  # the pong frame, masked
+                else:
                     self._events.append(event)
                     if isinstance(event, (TextMessage, BinaryMessage)):
                         self._backlog_bytes += len(event.data)
@@ -898,6 +913,7 @@ class Connection:
         """Hand one event other than a message to the sink (see :meth:`_dispatch_events`);
         False when the dispatch must stop (a redirect replaced the connection)."""
         if isinstance(event, Ping):
+            self._reply_bytes += len(event.payload) + 6  # its pong frame, masked
             self._flush_proto()
             self._sink.on_ping(event.payload)
         elif isinstance(event, Pong):
@@ -940,6 +956,18 @@ class Connection:
             or self._backlog_full()
             or (self._proto is not None and self._proto.has_pending_input())
         )
+
+    def _replies_backlogged(self) -> bool:
+        """More than ``_REPLY_LIMIT`` bytes of pongs wait unwritten: the server sends pings
+        and does not read.  RFC 6455 5.5.3 does not require a pong per ping; reading waits
+        until the write queue drains."""
+        if not self._wq:
+            self._reply_bytes = 0
+            return False
+        if min(self._wq.size, self._reply_bytes) <= _REPLY_LIMIT:
+            return False
+        self._reply_wait = True
+        return True
 
     def _backlog_full(self) -> bool:
         """Events wait (a flood in slices, or read inside a slot's nested loop) beyond what
@@ -1119,6 +1147,10 @@ class Connection:
     def _on_drained(self) -> None:
         if not self._finished:
             self._after_io()
+        if self._reply_wait and not self._finished:
+            self._reply_wait = False
+            self._reply_bytes = 0
+            self._restart_reading()
 
     # ------------------------------------------------------------------ open and close timers
     def _set_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:

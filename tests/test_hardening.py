@@ -3,6 +3,7 @@ memory bounded in bytes, secrets, close reports, nothing lost on a drop, API tra
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import subprocess
@@ -609,7 +610,9 @@ def test_a_header_line_without_end_fails_at_the_line_limit(qtbot: QtBot) -> None
     [
         (b"SSH-2.0-OpenSSH_9.6\r\n", "not HTTP"),
         (b"HTTP/1.1 OK\r\n", "illegal status line"),
-        (b"HTTP/1.1 101 OK\r\n" + b"X-Fill: y\r\n" * 10_000, "headers exceed"),
+        (b"HTTP/1.1 101 OK\r\n" + b"X-Fill: y\r\n" * 10_000, "more than 1000 header lines"),
+        (b"HTTP/1.1 101 OK\r\n" + (b"X-Fill: " + b"y" * 4000 + b"\r\n") * 256, "headers exceed"),
+        (b"HTTP/1.1 099 OK\r\n\r\n", "illegal status line"),
         (b"HTTP/1.1 101 OK\r\nX-Secret : s3cr3t\r\n\r\n", "illegal header line"),
     ],
 )
@@ -619,3 +622,73 @@ def test_a_bad_upgrade_answer_fails_at_once_without_showing_values(
     exc = _hostile_upgrade(qtbot, answer).first("error")
     assert type(exc) is qtws.HandshakeError, exc
     assert what in str(exc) and "s3cr3t" not in str(exc)
+
+
+# --------------------------------------------------------------------------- hostile floods
+def test_a_ping_flood_from_a_server_that_never_reads_pauses_reading(qtbot: QtBot) -> None:
+    """A server floods 125-byte pings and never reads: the pongs waiting to be written stay
+    bounded in bytes (reading pauses and TCP makes the server wait), and once the server
+    reads them the client reads on."""
+    import select
+
+    from qtws.connection import _READ_BUDGET, _REPLY_LIMIT
+    from tests.peer import OP_PING, frame
+
+    chunk = frame(OP_PING, b"p" * 125) * 500  # 65 KB
+    chunks = 800  # 52 MB: far more than the kernel's buffers hold
+    stalled, go_on = threading.Event(), threading.Event()
+    box: dict[str, int] = {}
+
+    def script(conn: PeerConn) -> None:
+        sock = conn.sock
+        sock.setblocking(False)
+        sent = 0
+        view = memoryview(b"")
+        for _ in range(chunks):
+            view = memoryview(chunk)
+            while view:
+                try:
+                    n = sock.send(view)
+                except BlockingIOError:
+                    # No progress for a second: the client stopped reading (or is slow: the
+                    # assertions hold either way).
+                    if not select.select([], [sock], [], 1.0)[1]:
+                        break
+                    continue
+                view = view[n:]
+                sent += n
+            if view:
+                break
+        box["sent"] = sent
+        stalled.set()
+        go_on.wait(10)
+        sock.setblocking(True)
+
+        def drain() -> None:
+            with contextlib.suppress(OSError):
+                while sock.recv(65536):
+                    pass
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()  # the pongs drain: the client resumes reading
+        sock.sendall(view)  # the rest of the last ping
+        sock.sendall(frame(0x1, b"done"))
+        reader.join(20)
+
+    with Peer(script) as peer:
+        ws = qtws.WebSocket(peer.url, config=cfg())
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.opened, timeout=5000):
+            ws.open()
+        qtbot.waitUntil(stalled.is_set, timeout=60000)
+        qtbot.wait(200)  # what the client read meanwhile is answered
+        waiting = ws.buffered_amount
+        go_on.set()
+        try:
+            assert box["sent"] < chunks * len(chunk), "the client read the whole flood"
+            # The pause comes before a read: at most one read's pongs beyond the limit (the
+            # pong of a 131-byte ping is 131 bytes).
+            assert waiting <= _REPLY_LIMIT + 2 * _READ_BUDGET, waiting
+            qtbot.waitUntil(lambda: "done" in rec.messages(), timeout=30000)
+        finally:
+            ws._abort(None)

@@ -27,6 +27,7 @@ from .uri import WebSocketURI, parse_uri
 __all__ = [
     "BODY_EXCERPT_SIZE",
     "GUID",
+    "MAX_HEADER_LINES",
     "REDIRECT_STATUSES",
     "ExtensionHeader",
     "HandshakeResponse",
@@ -264,6 +265,9 @@ def _comma_tokens(values: list[str]) -> list[str]:
 # What a status line starts with (RFC 7230 section 3.1.2): version, space, three digits.
 _STATUS_START = re.compile(rb"HTTP/[0-9]\.[0-9] ([0-9]{3})(?: |$)")
 _NAME_PREFIX = 256  # bytes kept of each line: enough for its header name and status code
+# Header lines of all the heads of one response.  h11 parses a head in one call, at tens of
+# microseconds a line: 64 KiB of tiny headers would hold the loop's thread for a second.
+MAX_HEADER_LINES = 1000
 
 
 class _LineScanner:
@@ -286,6 +290,7 @@ class _LineScanner:
         self._start = b""  # its first _NAME_PREFIX bytes
         self._cr = False  # the last byte seen of the current physical line is a CR
         self._final = False  # the status of the current head is not 1xx (or is 101)
+        self._lines = 0  # header lines so far, all heads together
 
     def scan(self, data: bytes) -> None:
         """Follow ``data``; raises :class:`~qtws.errors.HandshakeError` for a bad line."""
@@ -327,11 +332,17 @@ class _LineScanner:
             if match is None:
                 raise HandshakeError("invalid HTTP response: illegal status line")
             status = int(match.group(1))
+            if status < 100:
+                raise HandshakeError("invalid HTTP response: illegal status line")
             self._final = status >= 200 or status == 101
             self._status_line = False
         elif length == 0:  # the blank line: end of this head
             self._done = self._final
             self._status_line = True
+        else:
+            self._lines += 1
+            if self._lines > MAX_HEADER_LINES:
+                raise HandshakeError(f"response has more than {MAX_HEADER_LINES} header lines")
 
     def _too_long(self) -> HandshakeError:
         limit = self._limit
@@ -356,7 +367,8 @@ class ResponseParser:
     * Any final status is :class:`~qtws.errors.InvalidStatus`, raised once the body is complete
       or :data:`BODY_EXCERPT_SIZE` bytes of it arrived (or at :meth:`feed_eof`).
     * The header block may not exceed ``max_header_size`` bytes, nor any single line
-      ``max_line_size`` bytes (not counting its CRLF; a folded header counts as one line).
+      ``max_line_size`` bytes (not counting its CRLF; a folded header counts as one line), nor
+      all heads together :data:`MAX_HEADER_LINES` header lines.
       Lines are checked as they arrive: an answer that is not HTTP, a bad status line or an
       over-long line fails at once, naming the header but never showing its value.
     * If ``extensions`` (the names offered) is given, an extension the server chose that was not

@@ -15,6 +15,7 @@ from websockets.typing import Subprotocol
 from qtws.core.deflate import PerMessageDeflate, negotiate, offer_header
 from qtws.core.handshake import (
     BODY_EXCERPT_SIZE,
+    MAX_HEADER_LINES,
     HandshakeResponse,
     ResponseParser,
     accept_value,
@@ -645,6 +646,7 @@ def test_an_over_long_status_line_fails_before_its_end() -> None:
         (b"HTTP/1.1\r\n", "illegal status line"),
         (b"\r\n", "not HTTP"),
         (b"\n", "illegal status line"),
+        (b"HTTP/1.1 099 Early\r\n", "illegal status line"),
     ],
 )
 def test_not_http_fails_without_waiting_for_the_blank_line(data: bytes, what: str) -> None:
@@ -678,6 +680,20 @@ def test_interim_heads_are_checked_and_a_body_is_not(mode: str) -> None:
     ok = response(*OK_HEADERS) + b"\x81\x7e\x0b\xb8" + b"f" * 3000  # frames are not lines
     p, result = feed_all(ok, "whole", max_line_size=100)
     assert result is not None and len(p.leftover) == 3004
+
+
+def test_header_lines_are_limited_in_number_over_all_heads() -> None:
+    """h11 parses a head in one call: many tiny headers would hold the thread, so their number
+    is bounded, interim heads included (an endless stream of 1xx heads ends too)."""
+    lines = [f"X-{i}: v" for i in range(MAX_HEADER_LINES - len(OK_HEADERS))]
+    assert parser().feed(response(*OK_HEADERS, *lines)) is not None
+    with pytest.raises(HandshakeError, match=f"more than {MAX_HEADER_LINES} header lines"):
+        parser().feed(response(*OK_HEADERS, *lines, "X-One-More: v"))
+    early = response("Link: </a>", status="103 Early Hints")
+    p = parser()
+    with pytest.raises(HandshakeError, match="header lines"):
+        for _ in range(MAX_HEADER_LINES + 1):
+            assert p.feed(early) is None
 
 
 @pytest.mark.parametrize(
