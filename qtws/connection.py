@@ -1164,7 +1164,15 @@ class Connection:
 
     def _on_open_timeout(self) -> None:
         self._timers.pop("open", None)
+        if self.state is State.CONNECTING and self._phase == "ws":
+            self.poll_input()  # the answer may be waiting unread (a busy thread)
         if self.state is State.CONNECTING:
+            proto = self._proto
+            rejection = proto.handshake_rejection() if proto is not None else None
+            if rejection is not None:
+                # The server refused (its body never ended): say so, not that time ran out.
+                self._finish(1006, "", False, rejection)
+                return
             dialer = self._dialer
             what = dialer.phase_description if dialer is not None else "the WebSocket upgrade"
             self._finish(

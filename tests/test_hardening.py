@@ -624,6 +624,37 @@ def test_a_bad_upgrade_answer_fails_at_once_without_showing_values(
     assert what in str(exc) and "s3cr3t" not in str(exc)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nno entry",  # body cut short
+        b"HTTP/1.1 403 Forbidden\r\n\r\nno entry",  # body until EOF, which never comes
+    ],
+)
+def test_a_refusal_whose_body_never_ends_is_reported_as_the_refusal(
+    qtbot: QtBot, answer: bytes
+) -> None:
+    """The server answers 403 and keeps the connection open mid-body: at open_timeout the
+    application hears the 403 and the body so far, not only that time ran out."""
+    done = threading.Event()
+
+    def server(c: socket.socket) -> None:
+        c.recv(65536)
+        c.sendall(answer)
+        done.wait(30)
+
+    with RawServer(server) as srv:
+        ws = qtws.WebSocket(f"ws://127.0.0.1:{srv.port}/", config=cfg(open_timeout=2))
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=20000):
+            ws.open()
+        done.set()
+    exc = rec.first("error")
+    assert isinstance(exc, qtws.InvalidStatus), exc
+    assert (exc.status, exc.body) == (403, b"no entry")
+    assert rec.names() == ["error", "closed"]
+
+
 # --------------------------------------------------------------------------- hostile floods
 def test_a_ping_flood_from_a_server_that_never_reads_pauses_reading(qtbot: QtBot) -> None:
     """A server floods 125-byte pings and never reads: the pongs waiting to be written stay

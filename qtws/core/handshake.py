@@ -437,6 +437,13 @@ class ResponseParser:
         # h11 never answers NEED_DATA after EOF, so _process() has raised.
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def rejection(self) -> InvalidStatus | None:
+        """The final non-101 answer whose body has not ended yet (body cut where it stands),
+        or ``None`` before its headers are complete or once :meth:`feed` raised."""
+        if self._status is None or self._done:
+            return None
+        return self._invalid_status()
+
     def redirect_location(self, exc: InvalidStatus) -> str | None:
         """Where a redirect answer points, as an absolute ws/wss URL (see
         :func:`resolve_redirect`), or ``None``."""

@@ -253,6 +253,13 @@ class ClientConnection:
         elif data:
             self._receive_frames(data)
 
+    def handshake_rejection(self) -> InvalidStatus | None:
+        """While CONNECTING: the server's final non-101 answer if its status line and headers
+        arrived but its body did not end (a server that keeps the connection open), with the
+        body received so far; else ``None``.  A driver whose open timeout expires reports
+        this instead of the timeout."""
+        return self._parser.rejection() if self._parser is not None else None
+
     def has_pending_input(self) -> bool:
         """True when :meth:`receive_data` stopped with input left to process: call it again
         (``b""`` is enough) once the events received so far are handled."""

@@ -706,6 +706,40 @@ def test_h11_errors_never_show_header_bytes(line: str) -> None:
     assert SECRET not in str(info.value)
 
 
+def test_rejection_is_the_final_answer_whose_body_has_not_ended(mode: str) -> None:
+    """What a driver reports when its open timeout expires during a refusal's body."""
+    head = response("Content-Length: 100", "X-Why: quota", status="403 Forbidden")
+    p, result = feed_all(head + b"partial", mode)
+    assert result is None
+    exc = p.rejection()
+    assert exc is not None and (exc.status, exc.body) == (403, b"partial")
+    assert ("X-Why", "quota") in exc.headers
+    p = parser()
+    assert p.rejection() is None  # nothing yet
+    assert p.feed(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n") is None
+    assert p.rejection() is None  # an upgrade in progress is no refusal
+    p = parser()
+    with pytest.raises(InvalidStatus):
+        p.feed(response("Content-Length: 0", status="403 Forbidden"))
+    assert p.rejection() is None  # already raised
+
+
+def test_a_connection_reports_a_refusal_whose_body_never_ends() -> None:
+    from qtws.core import ClientConnection, State
+
+    client = ClientConnection("ws://example.com/", compression=False)
+    assert client.handshake_rejection() is None
+    client.receive_data(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nno")
+    exc = client.handshake_rejection()
+    assert exc is not None and (exc.status, exc.body) == (403, b"no")
+    assert client.state is State.CONNECTING and client.events_received() == []
+    client = ClientConnection("ws://example.com/", compression=False)
+    client.receive_data(
+        response(*OK_HEADERS[:2], f"Sec-WebSocket-Accept: {accept_value(client.key)}")
+    )
+    assert client.state is State.OPEN and client.handshake_rejection() is None
+
+
 def test_no_feeding_after_the_end() -> None:
     p = parser()
     assert p.feed(response(*OK_HEADERS)) is not None
