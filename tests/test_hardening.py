@@ -723,3 +723,35 @@ def test_a_ping_flood_from_a_server_that_never_reads_pauses_reading(qtbot: QtBot
             qtbot.waitUntil(lambda: "done" in rec.messages(), timeout=30000)
         finally:
             ws._abort(None)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_a_message_over_the_limit_names_the_limit(qtbot: QtBot, compressed: bool) -> None:
+    """A zip bomb (1 KiB on the wire, 8 MiB inflated) or an announced 8 MiB frame against
+    max_message_size=1 MiB: 1009, and the error says which limit, how large, and whether it was
+    passed while inflating (not 'exceeds 0 more bytes')."""
+    import zlib
+
+    from tests.peer import OP_BINARY, frame
+
+    if compressed:
+        deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+        bomb = deflater.compress(bytes(8 * 2**20)) + deflater.flush(zlib.Z_SYNC_FLUSH)
+        data = frame(OP_BINARY, bomb[:-4], rsv1=True)
+    else:
+        data = frame(OP_BINARY, b"", length=8 * 2**20)  # the header is enough
+
+    def script(conn: PeerConn) -> None:
+        conn.send(data)
+        conn.expect_close(timeout=5)
+
+    with Peer(script, extensions="permessage-deflate" if compressed else None) as peer:
+        ws = qtws.WebSocket(peer.url, config=cfg(max_message_size=2**20))
+        rec = Recorder(ws)
+        with qtbot.waitSignal(ws.closed, timeout=10000) as blocker:
+            ws.open()
+    exc = rec.first("error")
+    assert isinstance(exc, qtws.PayloadTooBig), exc
+    how = " after inflating" if compressed else ""
+    assert str(exc) == f"message exceeds max_message_size (1048576 bytes){how}"
+    assert blocker.args[0].code == 1009

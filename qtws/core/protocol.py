@@ -600,13 +600,17 @@ class ClientConnection:
         if not self._close_sent:
             # Limits are enforced on the header, before any payload is buffered.
             if self._max_frame is not None and length > self._max_frame:
-                return self._fail(PayloadTooBig(f"frame of {length} bytes exceeds the limit"))
+                return self._fail(
+                    PayloadTooBig(
+                        f"frame of {length} bytes exceeds max_frame_size ({self._max_frame} bytes)"
+                    )
+                )
             if (
                 not compressed
                 and self._max_message is not None
                 and (0 if opcode else self._msg_size) + length > self._max_message
             ):
-                return self._fail(PayloadTooBig("message exceeds the size limit"))
+                return self._fail(PayloadTooBig(self._too_big()))
         if opcode:
             self._msg_opcode = opcode
             self._msg_compressed = compressed
@@ -621,6 +625,9 @@ class ClientConnection:
                 self._tail = data[pos:]
             return -1
         return pos
+
+    def _too_big(self, how: str = "") -> str:
+        return f"message exceeds max_message_size ({self._max_message} bytes){how}"
 
     def _data_chunk(self, chunk: bytes, frame_end: bool) -> bool:
         """Consume part of a data frame's payload.  False when processing stops: the
@@ -638,6 +645,9 @@ class ClientConnection:
             step = self._inflate_left
             try:
                 chunk = deflate.decode(chunk, last, budget, step)
+            except PayloadTooBig:
+                self._fail(PayloadTooBig(self._too_big(" after inflating")))
+                return False
             except ProtocolError as exc:
                 self._fail(exc)
                 return False
