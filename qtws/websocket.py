@@ -329,6 +329,16 @@ class WebSocket(BlockingAPI, AsyncAPI, QObject):
         *,
         loop: EventLoopProxy | None = None,
     ) -> None:
+        """A WebSocket for ``url`` (``ws://``, ``wss://``, ``ws+unix://``); nothing happens
+        before :meth:`open` or :meth:`connect`.
+
+        ``config`` is a :class:`qtws.Config` (defaults when omitted); ``parent`` a QObject that
+        owns it (deleting the parent closes it with 1001); ``loop`` an event-loop proxy, else
+        the one of the thread that calls :meth:`open`.  A bad ``url`` raises
+        :class:`qtws.InvalidURI` here, at once.
+        """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
         super().__init__(parent)
         # (onmessage, whether a blocking call or recv() takes every message, onbatch): read
         # once per received message, so kept up to date by __setattr__ instead of looked up.

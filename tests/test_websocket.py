@@ -412,6 +412,8 @@ def test_invalid_url_raises_at_construction() -> None:
     for bad in ["http://x/", "ws://", "ws://host:99999/", "ws://h/#frag", "nonsense"]:
         with pytest.raises(qtws.InvalidURI):
             qtws.WebSocket(bad)
+    with pytest.raises(TypeError, match=r"^url must be a str, not int$"):
+        qtws.WebSocket(123)  # type: ignore[arg-type]
 
 
 def test_open_twice_raises(qtbot: QtBot) -> None:

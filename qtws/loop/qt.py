@@ -145,6 +145,7 @@ class QtProxy(EventLoopProxy):
         self._pending: BaseException | None = None
         self._block_conn: Any = None
         self._wakeup_restore: int | None = None
+        self._sigint_installed = False
         self._closed = False
 
         self._timer = QTimer(self._helper)
@@ -444,6 +445,15 @@ class QtProxy(EventLoopProxy):
                     self._wakeup_restore = old
                 else:
                     signal.set_wakeup_fd(old)  # somebody else's: leave it to them
+            # Python's default SIGINT handler raises KeyboardInterrupt in whatever Python code
+            # runs next: a slot Qt called (before any try of ours), where PyQt aborts the
+            # process.  While a blocking call runs, Ctrl-C instead ends it, and run_until
+            # raises the KeyboardInterrupt in the caller, outside Qt.  An application's own
+            # handler is left alone.
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    signal.signal(signal.SIGINT, self._on_sigint)
+                    self._sigint_installed = True
 
     def _leave_running(self) -> None:
         if self._block_conn is not None:
@@ -456,6 +466,17 @@ class QtProxy(EventLoopProxy):
             with contextlib.suppress(ValueError, OSError):
                 signal.set_wakeup_fd(self._wakeup_restore)
             self._wakeup_restore = None
+        if self._sigint_installed:
+            self._sigint_installed = False
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        """SIGINT during a blocking call: end the running run_until calls, which raise it."""
+        self._pending = KeyboardInterrupt()
+        for running in self._frames:
+            running.finish()
 
     def _on_about_to_block(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -351,3 +352,56 @@ def test_run_until_serves_events_between_quit_and_the_end_of_exec() -> None:
     assert got[0] == ("exec refused", -1)  # what Qt does: the reason for the fallback
     assert got[1] == ("threadsafe", True, 1)  # served in that one run_until call
     assert got[2:] == [("echo", "x"), ("closed", 1000)], out.stderr
+
+
+def _sleeping(pid: int) -> bool:
+    """Whether the main thread of ``pid`` is asleep (blocked in poll), from /proc."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    return stat.rpartition(")")[2].split()[0] == "S"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_a_blocking_call_is_a_keyboard_interrupt_not_an_abort() -> None:
+    """Ctrl-C while run_until waits in poll: Python's default handler would raise in the
+    first Python code Qt runs (the wake-up slot, before any try), and PyQt aborts."""
+    script = textwrap.dedent(
+        """
+        import signal
+        from qtws._qt import QCoreApplication
+        from qtws.loop.qt import QtProxy
+
+        app = QCoreApplication([])
+        proxy = QtProxy()
+        proxy.call_soon(lambda: print("in loop", flush=True))
+        try:
+            proxy.run_until(lambda: False, timeout=120)
+            print("returned")
+        except KeyboardInterrupt:
+            print("interrupted")
+        # The application's handler is back: the default one.
+        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=_child_env(),
+        # A suite started from a shell with `&` ignores SIGINT: the child must not inherit it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "in loop\n"
+        # The callback returned and the loop waits in poll (or the child ended: fails below).
+        while proc.poll() is None and not _sleeping(proc.pid):
+            pass
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert out == "interrupted\nTrue\n"
