@@ -176,9 +176,11 @@ class TickServer:
         self._subs.clear()
 
     def _drop_all(self, server: Server) -> None:
-        for conn in list(self._subs):
-            transport = conn.transport
-            transport.abort()
+        # Every connection, subscribed or not yet: one whose subscribe was still on its way
+        # was left open, then closed cleanly (1001) on the way out, and a clean close is not
+        # reconnected (a test that stopped the server right after `opened` saw it under load).
+        for conn in list(server.connections):
+            conn.transport.abort()
         server.close(close_connections=False)
 
     async def _handler(self, conn: ServerConnection) -> None:

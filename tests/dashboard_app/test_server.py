@@ -138,3 +138,19 @@ def test_main_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
     with TickServer(symbols=1, rate=0) as taken:
         assert main(["--port", str(taken.port)]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_stop_drops_clients_that_have_not_subscribed_yet() -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    server = TickServer(symbols=3, rate=10)
+    server.start()
+    try:
+        with connect(server.url) as ws:  # connected, its subscribe not sent yet
+            server.stop()
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=5)
+            # Dropped like the subscribed ones (a crash, for the reconnect), not closed 1001.
+            assert info.value.rcvd is None
+    finally:
+        server.stop()
