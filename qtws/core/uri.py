@@ -188,11 +188,15 @@ def _split_host_port(uri: str, hostport: str, secure: bool) -> tuple[str, int]:
     return host, port
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def _normalise_host(uri: str, host: str) -> str:
     """Validate a host name and return it in the form the resolver gets: percent-escapes
     decoded (RFC 3986 3.2.2), Unicode names IDNA-encoded, lower case; InvalidURI for a name
     that can never resolve (a bad escape, an empty or over-long label, a name over 253
-    octets, a character no DNS name carries, an all-numeric name that is no IPv4 address)."""
+    octets, a character no DNS name carries, a name ending in a number that is no dotted-quad
+    IPv4 address)."""
     if not host:
         raise InvalidURI(uri, "empty host")
     if "%" in host:
@@ -222,7 +226,11 @@ def _normalise_host(uri: str, host: str) -> str:
                 label.encode("ascii").decode("idna")
             except UnicodeError:
                 raise InvalidURI(uri, f"invalid host {host!r}: a bad IDNA label") from None
-    if all(label.isdigit() for label in labels):
+    # The resolver (inet_aton) reads a name ending in a number as an IPv4 address, in
+    # shorthand too ("127.1", "0x7f.1", octal "010.0.0.1"); as the WHATWG URL standard does,
+    # such a name must be a plain dotted-quad, else it would reach another host than it says.
+    last = labels[-1].lower()
+    if last.isdigit() or (last.startswith("0x") and all(c in _HEX for c in last[2:])):
         try:
             ipaddress.IPv4Address(name)
         except ValueError:

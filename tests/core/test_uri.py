@@ -180,6 +180,12 @@ def test_invalid_unix_socket_urls(uri: str, msg: str) -> None:
         ("ws://" + ("a" * 63 + ".") * 4 + "com/", "longer than 253"),
         ("ws://xn--zz.com/", "bad IDNA label"),
         ("ws://1.2.3.256/", "invalid IPv4"),
+        # Shorthand the resolver would read as 127.0.0.1 (inet_aton): never the host it says.
+        ("ws://0x7f.1/", "invalid IPv4"),
+        ("ws://127.0x1/", "invalid IPv4"),
+        ("ws://0X7F000001/", "invalid IPv4"),
+        ("ws://010.0.0.1/", "invalid IPv4"),
+        ("ws://example.123/", "invalid IPv4"),
         ("ws://h/\udcff", "not valid Unicode"),
     ],
 )
@@ -193,6 +199,9 @@ def test_valid_host_forms() -> None:
     assert parse_uri("ws://%41.example/").host == "a.example"
     assert parse_uri("ws://%C3%BC.de/").host == "xn--tda.de"
     assert parse_uri("ws://my_service:8080/").host == "my_service"
+    assert parse_uri("ws://0x7f.example/").host == "0x7f.example"
+    assert parse_uri("ws://1.2.3.example/").host == "1.2.3.example"
+    assert parse_uri("ws://10.0.0.1./").host == "10.0.0.1."
     assert parse_uri("ws://" + "a" * 63 + ".com./").host == "a" * 63 + ".com."
 
 
