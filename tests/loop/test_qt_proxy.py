@@ -174,6 +174,18 @@ def _child_env() -> dict[str, str]:
             "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
 
 
+def _run_child(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh process (an abort there cannot take pytest down)."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=50,
+        env=_child_env(),
+    )
+
+
 def test_the_process_survives_exceptions_in_every_callback() -> None:
     """Under PyQt6 an exception escaping a slot aborts the process: run it for real."""
     script = textwrap.dedent(
@@ -227,14 +239,7 @@ def test_the_process_survives_exceptions_in_every_callback() -> None:
         print(sorted(ran))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=50,
-        env=_child_env(),
-    )
+    out = _run_child(script)
     assert out.returncode == 0, out.stderr
     expected = ["interrupt", "later", "predicate", "reader", "resolve", "soon", "ts"]
     assert out.stdout.strip() == repr(expected)
@@ -277,14 +282,7 @@ def test_a_proxy_collected_on_another_thread_is_deleted_on_its_own() -> None:
         print(len(destroyed_on), all(destroyed_on), len(qt._orphans))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=50,
-        env=_child_env(),
-    )
+    out = _run_child(script)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["20", "True", "0"], out.stderr
     assert "thread" not in out.stderr and "QSocketNotifier" not in out.stderr, out.stderr
@@ -339,14 +337,7 @@ def test_run_until_serves_events_between_quit_and_the_end_of_exec() -> None:
     from tests.servers import ws_server
 
     with ws_server() as srv:
-        out = subprocess.run(
-            [sys.executable, "-c", script, srv.url],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=50,
-            env=_child_env(),
-        )
+        out = _run_child(script, srv.url)
     assert out.returncode == 0, out.stderr
     got = eval(out.stdout)  # a printed list of tuples
     assert got[0] == ("exec refused", -1)  # what Qt does: the reason for the fallback
