@@ -1,5 +1,8 @@
 """``python -m qtws URL`` (also the ``qtws`` console script): a terminal WebSocket client.
 
+This module is just over 400 lines because argument parsing, the interactive commands and the
+stdin thread form one small program that reads best in one place.
+
 How it works
 ------------
 The client is a :class:`qtws.WebSocket` driven by qtws's own selectors loop

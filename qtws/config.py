@@ -2,6 +2,9 @@
 
 Every value is validated when the object is built, so a typo fails at construction with a
 ``ValueError``/``TypeError`` naming the field instead of misbehaving later.
+
+This module is over 400 lines because each field's documentation (what ``help(Config)`` shows)
+and its validation live beside the field; splitting them would separate a rule from its check.
 """
 
 from __future__ import annotations
